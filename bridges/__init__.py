@@ -1,0 +1,1 @@
+"""Adapters that publish the catalogue to, and harvest it from, the Virtual Observatory."""

@@ -1,0 +1,34 @@
+"""Settings, read from ``LAKECAT_*`` environment variables once, by the entry point."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/lakecat``, or ``~/.local/share/lakecat``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "lakecat"
+
+
+class Settings(BaseSettings):
+    """The service's configuration; see docs/operations.md for each setting."""
+
+    model_config = SettingsConfigDict(env_prefix="LAKECAT_")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+    moc_order: int = Field(default=10, ge=3, le=16)
+    index_cells: int = Field(default=24, ge=4, le=256)
+    log_level: str = "INFO"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to the embedded SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'lakecat.sqlite'}"

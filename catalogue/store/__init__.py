@@ -1,0 +1,1 @@
+"""The relational store: tables and query functions over SQLite or PostgreSQL."""

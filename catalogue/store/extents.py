@@ -1,0 +1,141 @@
+"""Keeping collections' extents (MOC, time, wavelength) up to date as members come and go.
+
+Attaching is incremental: the new members' union is merged into the collection and, since a
+union only grows, the same contribution is merged into every ancestor. Detaching recomputes the
+collection from its direct members' stored extents (not from every file below), then its
+ancestors the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalogue.coverage import Coverage, union_all
+from catalogue.store import tables as t
+from catalogue.store.rows import coverage_from_row
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """What some members add to a collection's extent."""
+
+    coverage: Coverage | None
+    t_min: float | None
+    t_max: float | None
+    em_min: float | None
+    em_max: float | None
+
+    @property
+    def is_empty(self) -> bool:
+        """True when it adds nothing."""
+        return self.coverage is None and all(
+            v is None for v in (self.t_min, self.t_max, self.em_min, self.em_max)
+        )
+
+
+def _lowest(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def _highest(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def combine(parts: Sequence[Contribution]) -> Contribution:
+    """The union of several contributions."""
+    coverages = [p.coverage for p in parts if p.coverage is not None]
+    return Contribution(
+        coverage=union_all(coverages) if coverages else None,
+        t_min=_lowest(p.t_min for p in parts),
+        t_max=_highest(p.t_max for p in parts),
+        em_min=_lowest(p.em_min for p in parts),
+        em_max=_highest(p.em_max for p in parts),
+    )
+
+
+async def contribution_of(session: AsyncSession, did_ids: Sequence[int]) -> Contribution:
+    """The combined extent of some DIDs, from their stored coverage rows."""
+    parts: list[Contribution] = []
+    for start in range(0, len(did_ids), 900):
+        rows = await session.execute(
+            select(t.coverage).where(t.coverage.c.did_id.in_(did_ids[start : start + 900]))
+        )
+        parts.extend(
+            Contribution(coverage_from_row(r), r["t_min"], r["t_max"], r["em_min"], r["em_max"])
+            for r in rows.mappings()
+        )
+    return combine(parts)
+
+
+async def _store(
+    session: AsyncSession, did_id: int, extent: Contribution, index_cells: int
+) -> None:
+    cov = extent.coverage
+    values = {
+        "moc": cov.to_bytes() if cov is not None else None,
+        "moc_order": cov.order if cov is not None else None,
+        "sky_fraction": cov.sky_fraction if cov is not None else None,
+        "t_min": extent.t_min,
+        "t_max": extent.t_max,
+        "em_min": extent.em_min,
+        "em_max": extent.em_max,
+    }
+    updated = await session.execute(
+        update(t.coverage).where(t.coverage.c.did_id == did_id).values(**values)
+    )
+    if updated.rowcount == 0:  # type: ignore[attr-defined]
+        await session.execute(insert(t.coverage).values(did_id=did_id, **values))
+    await session.execute(delete(t.coverage_cell).where(t.coverage_cell.c.did_id == did_id))
+    if cov is not None and not cov.is_empty:
+        cells = [
+            {"did_id": did_id, "lo": int(lo), "hi": int(hi)}
+            for lo, hi in cov.index_cells(index_cells).tolist()
+        ]
+        await session.execute(insert(t.coverage_cell), cells)
+
+
+async def parents_of(session: AsyncSession, did_id: int) -> list[int]:
+    """Direct parents' ids."""
+    rows = await session.scalars(
+        select(t.attachment.c.parent_id).where(t.attachment.c.child_id == did_id)
+    )
+    return list(rows.all())
+
+
+async def merge_upward(
+    session: AsyncSession, collection_id: int, added: Contribution, index_cells: int
+) -> None:
+    """Merge members' contribution into a collection and all its ancestors."""
+    if added.is_empty:
+        return
+    pending, seen = [collection_id], set[int]()
+    while pending:
+        did_id = pending.pop()
+        if did_id in seen:
+            continue
+        seen.add(did_id)
+        current = await contribution_of(session, [did_id])
+        await _store(session, did_id, combine([current, added]), index_cells)
+        pending.extend(await parents_of(session, did_id))
+
+
+async def recompute_upward(session: AsyncSession, collection_id: int, index_cells: int) -> None:
+    """Recompute a collection from its direct members, then its ancestors, level by level."""
+    level = [collection_id]
+    while level:
+        following: list[int] = []
+        for did_id in dict.fromkeys(level):
+            members = await session.scalars(
+                select(t.attachment.c.child_id).where(t.attachment.c.parent_id == did_id)
+            )
+            await _store(
+                session, did_id, await contribution_of(session, list(members.all())), index_cells
+            )
+            following.extend(await parents_of(session, did_id))
+        level = following

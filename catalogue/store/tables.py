@@ -1,0 +1,200 @@
+"""SQL tables of the catalogue; the characterisation's columns come from the ObsCore mapping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from catalogue.obscore import OBSCORE_FIELDS, FieldKind
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Id = BigInteger().with_variant(Integer, "sqlite")  # SQLite's rowid alias must be INTEGER
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps stored in UTC and always read back timezone-aware, on both engines."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """SQLite keeps naive UTC text; PostgreSQL keeps timestamptz."""
+        if value is None:
+            return None
+        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return aware.replace(tzinfo=None) if dialect.name == "sqlite" else aware
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Attach UTC to what SQLite returns naive."""
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
+
+Timestamp = UTCDateTime()
+
+scope = Table(
+    "scope",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+rse = Table(
+    "rse",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("base_url", Text, nullable=False),
+    Column("qos_class", String(64)),
+    Column("deterministic", Boolean, nullable=False),
+    Column("read_only", Boolean, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+did = Table(
+    "did",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("scope", String(64), ForeignKey("scope.name"), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("did_type", String(9), nullable=False),
+    Column("bytes", BigInteger),
+    Column("adler32", String(8)),
+    Column("md5", String(32)),
+    Column("guid", String(36)),
+    Column("is_open", Boolean),
+    Column("length", BigInteger),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    Column("deleted_at", Timestamp),  # a tombstone: the name is never reused
+    UniqueConstraint("scope", "name"),
+    Index(None, "created_at"),
+    Index(None, "did_type", "name"),
+)
+
+attachment = Table(
+    "attachment",
+    metadata,
+    Column("parent_id", Id, ForeignKey("did.id"), nullable=False),
+    Column("child_id", Id, ForeignKey("did.id"), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    PrimaryKeyConstraint("parent_id", "child_id"),
+    Index(None, "child_id"),
+)
+
+replica = Table(
+    "replica",
+    metadata,
+    Column("did_id", Id, ForeignKey("did.id"), nullable=False),
+    Column("rse_id", Integer, ForeignKey("rse.id"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("state", String(11), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    PrimaryKeyConstraint("did_id", "rse_id"),
+    Index(None, "rse_id"),
+)
+
+# One row per scalar value; a list value has one row per element (position 0..n-1), so
+# ``contains`` and ``in`` are index lookups. ``value`` keeps the exact value as JSON.
+did_meta = Table(
+    "did_meta",
+    metadata,
+    Column("did_id", Id, ForeignKey("did.id"), nullable=False),
+    Column("key", String(128), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("value_type", String(8), nullable=False),
+    Column("v_text", Text),
+    Column("v_num", Float),
+    Column("v_time", Timestamp),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("did_id", "key", "position"),
+    Index(None, "key", "v_text"),
+    Index(None, "key", "v_num"),
+    Index(None, "key", "v_time"),
+)
+
+_SQL_TYPES: dict[FieldKind, TypeEngine[Any]] = {
+    FieldKind.TEXT: Text(),
+    FieldKind.INTEGER: BigInteger(),
+    FieldKind.FLOAT: Float(),
+    FieldKind.TIMESTAMP: Timestamp,
+}
+_INDEXED = (
+    "obs_collection",
+    "obs_publisher_did",
+    "dataproduct_type",
+    "calib_level",
+    "facility_name",
+    "instrument_name",
+    "target_name",
+)
+
+characterisation = Table(
+    "characterisation",
+    metadata,
+    Column("did_id", Id, ForeignKey("did.id"), primary_key=True),
+    *(Column(f.name, _SQL_TYPES[f.kind]) for f in OBSCORE_FIELDS),
+    *(Index(None, name) for name in _INDEXED),
+)
+
+# A DID's extent: its MOC (normalised depth-29 ranges, docs/decisions/0001-coverage.md) and its
+# time and wavelength ranges; for a collection, the aggregate of its members'.
+coverage = Table(
+    "coverage",
+    metadata,
+    Column("did_id", Id, ForeignKey("did.id"), primary_key=True),
+    Column("moc", LargeBinary),
+    Column("moc_order", SmallInteger),
+    Column("sky_fraction", Float),
+    Column("t_min", Float),
+    Column("t_max", Float),
+    Column("em_min", Float),
+    Column("em_max", Float),
+    Index(None, "t_min"),
+    Index(None, "em_min"),
+)
+
+# The spatial index: each DID's MOC as at most a few dozen aligned HEALPix cells, written as
+# depth-29 ranges [lo, hi). A B-tree on lo answers "which cells start inside the query ranges"
+# and "which cells contain a query range's start" (coverage_query.py).
+coverage_cell = Table(
+    "coverage_cell",
+    metadata,
+    Column("lo", BigInteger, nullable=False),
+    Column("hi", BigInteger, nullable=False),
+    Column("did_id", Id, ForeignKey("did.id"), nullable=False),
+    Index(None, "lo", "hi", "did_id"),
+    Index(None, "did_id"),
+)

@@ -1,0 +1,1 @@
+"""Everything Elasticsearch: mapping, documents, outbox draining."""

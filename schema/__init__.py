@@ -1,0 +1,1 @@
+"""The service's entry points: the ASGI app and the ``lakecat`` command."""
