@@ -146,7 +146,8 @@ def candidate_from_record(
 
 def _csv_record(row: dict[str, str]) -> dict[str, Any]:
     """Read a CSV row: ObsCore columns by name, ``meta.KEY`` columns, ``replicas`` as
-    ``RSE=path-or-URL`` entries separated by spaces."""
+    ``RSE=path-or-URL`` entries separated by spaces.
+    """
     record: dict[str, Any] = {"obscore": {}, "metadata": {}}
     for column, raw in row.items():
         if column is None or raw is None or raw == "":
@@ -253,3 +254,52 @@ def prepare(candidates: Sequence[Candidate], order: int) -> list[PreparedFile | 
         characterisation = _complete(dict(candidate.spec.characterisation), candidate.spec, region)
         out.append(PreparedFile(candidate.spec, characterisation, coverage))
     return out
+
+
+def _fits_candidate(
+    path: Path, root: Path, key_scope: str, rse: str, dataset: DIDKey | None
+) -> Candidate:
+    from catalogue.fits import describe_fits  # noqa: PLC0415 - astropy.io.fits only for FITS
+
+    description = describe_fits(path)
+    relative = path.resolve().relative_to(root.resolve()).as_posix()
+    spec = FileSpec(
+        key=DIDKey(key_scope, check_name(relative)),
+        bytes=description.bytes,
+        adler32=description.adler32,
+        md5=description.md5,
+        characterisation=parse_characterisation(description.characterisation),
+        replicas=(ReplicaSpec(rse=rse, path=relative),),
+    )
+    return Candidate(str(path), spec, dataset)
+
+
+def read_fits(
+    paths: Sequence[Path], scope: str, rse: str, dataset: str | None, root: Path | None = None
+) -> Iterator[Candidate | Rejected]:
+    """FITS files under ``paths``, each described from its headers, or why it cannot be.
+
+    A file's DID name and its replica path are its path relative to ``root`` (by default the
+    directory given, or a given file's own directory), so the replica URL is the RSE's base URL
+    joined with it.
+    """
+    from catalogue.fits import find_fits  # noqa: PLC0415
+
+    check_scope(scope)
+    dataset_key = (
+        (DIDKey.parse(dataset) if ":" in dataset else DIDKey(scope, check_name(dataset)))
+        if dataset
+        else None
+    )
+    for given in paths:
+        base = root or (given if given.is_dir() else given.parent)
+        if not given.exists():
+            yield Rejected(str(given), "no such file or directory")
+            continue
+        for path in find_fits([given]):
+            try:
+                yield _fits_candidate(path, base, scope, rse, dataset_key)
+            except InvalidInputError as exc:
+                yield Rejected(str(path), str(exc))
+            except ValueError as exc:  # a path outside --root
+                yield Rejected(str(path), f"not under --root {base}: {exc}")

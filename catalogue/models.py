@@ -112,6 +112,21 @@ class RSE:
     read_only: bool = False
 
 
+_RSE_NAME = re.compile(r"^[A-Z0-9][A-Z0-9_\-]{0,63}$", re.IGNORECASE)
+_BASE_URL = re.compile(r"^[a-z][a-z0-9+.\-]*://[^/\s:]+(:\d+)?(/\S*)?$")
+
+
+def check_rse(rse: RSE) -> RSE:
+    """Validate an RSE's name and base URL (``scheme://host[:port][/prefix]``)."""
+    if not _RSE_NAME.match(rse.name):
+        msg = f"RSE name {rse.name!r} must be letters, digits, '_' or '-' (at most 64)"
+        raise InvalidInputError(msg)
+    if not _BASE_URL.match(rse.base_url):
+        msg = f"RSE base URL {rse.base_url!r} must look like scheme://host:port/prefix"
+        raise InvalidInputError(msg)
+    return rse
+
+
 @dataclass(frozen=True, slots=True)
 class ReplicaSpec:
     """A replica to register: an RSE and either a URL or a path relative to its base URL."""

@@ -8,6 +8,7 @@ from itertools import islice
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from catalogue.coverage import Coverage
 from catalogue.errors import ConflictError, InvalidInputError
 from catalogue.ingest import Candidate, Rejected, prepare
 from catalogue.models import (
@@ -20,6 +21,7 @@ from catalogue.models import (
     Page,
     RunSummary,
     check_metadata,
+    check_rse,
 )
 from catalogue.query import DIDQuery
 from catalogue.store import dids, files, queries
@@ -60,8 +62,14 @@ class Catalogue:
 
     async def add_rse(self, rse: RSE) -> None:
         """Register a storage element."""
+        check_rse(rse)
         async with self._sessions.begin() as session:
             await dids.add_rse(session, rse, _now())
+
+    async def require_rse(self, name: str) -> None:
+        """Fail with a message saying how to register the RSE when it is missing."""
+        async with self._sessions() as session:
+            await dids.rse_lookup(session, {name})
 
     async def list_rses(self) -> list[RSE]:
         """All storage elements."""
@@ -119,6 +127,12 @@ class Catalogue:
         """A DID with everything known about it, or ``None``."""
         async with self._sessions() as session:
             return await dids.get_detail(session, key)
+
+    async def get_coverage(self, key: DIDKey) -> Coverage | None:
+        """A DID's MOC, or ``None`` when it has no sky coverage."""
+        async with self._sessions() as session:
+            row = await dids.require_did(session, key)
+            return await dids.get_coverage(session, row["id"])
 
     async def list_children(self, key: DIDKey, *, recursive: bool = False) -> list[DID]:
         """A collection's content, directly or at any depth."""

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalogue.coverage import Coverage
 from catalogue.errors import AttachmentError, ConflictError, NotFoundError
 from catalogue.models import (
     DID,
@@ -28,7 +29,13 @@ from catalogue.store.extents import (
     recompute_upward,
 )
 from catalogue.store.files import ensure_scopes, find_dids
-from catalogue.store.rows import did_from_row, extent_from_row, meta_rows, metadata_from_rows
+from catalogue.store.rows import (
+    coverage_from_row,
+    did_from_row,
+    extent_from_row,
+    meta_rows,
+    metadata_from_rows,
+)
 
 _MEMBER_TYPES = {
     DIDType.DATASET: {DIDType.FILE},
@@ -354,3 +361,19 @@ async def set_metadata(
     if rows:
         await session.execute(insert(t.did_meta), rows)
     await session.execute(update(t.did).where(t.did.c.id == did_id).values(updated_at=now))
+
+
+async def get_coverage(session: AsyncSession, did_id: int) -> Coverage | None:
+    """The stored MOC of a DID."""
+    row = (
+        (
+            await session.execute(
+                select(t.coverage.c.moc, t.coverage.c.moc_order).where(
+                    t.coverage.c.did_id == did_id
+                )
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return coverage_from_row(row) if row else None

@@ -1,0 +1,71 @@
+"""The ASGI application: builds the catalogue in its lifespan and mounts the interfaces."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TypedDict
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from catalogue.config import Settings
+from catalogue.service import Catalogue
+from catalogue.store.engine import create_engine, create_sessions, migrate
+
+VERSION = "0.1.0"
+
+
+class State(TypedDict):
+    """What every request can reach through ``request.state``."""
+
+    catalogue: Catalogue
+    settings: Settings
+
+
+async def landing(request: Request) -> JSONResponse:
+    """What this service is and where its interfaces are."""
+    catalogue: Catalogue = request.state.catalogue
+    base = str(request.base_url).rstrip("/")
+    return JSONResponse(
+        {
+            "service": "lakecat",
+            "version": VERSION,
+            "description": "Metadata catalogue of the data lake",
+            "interfaces": {"health": f"{base}/health"},
+            "scopes": await catalogue.list_scopes(),
+        }
+    )
+
+
+async def health(request: Request) -> JSONResponse:
+    """Liveness and a database round trip, for operators' probes."""
+    catalogue: Catalogue = request.state.catalogue
+    rses = await catalogue.list_rses()
+    return JSONResponse({"status": "ok", "rses": len(rses)})
+
+
+def create_app(settings: Settings, *, run_migrations: bool = True) -> Starlette:
+    """The service over the configured store."""
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[State]:
+        engine = create_engine(settings.resolved_database_url)
+        if run_migrations:
+            await migrate(engine)
+        catalogue = Catalogue(
+            create_sessions(engine),
+            moc_order=settings.moc_order,
+            index_cells=settings.index_cells,
+        )
+        try:
+            yield {"catalogue": catalogue, "settings": settings}
+        finally:
+            await engine.dispose()
+
+    return Starlette(
+        routes=[Route("/", landing), Route("/health", health)],
+        lifespan=lifespan,
+    )
