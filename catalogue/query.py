@@ -14,6 +14,7 @@ from catalogue.coverage import Coverage
 from catalogue.errors import InvalidQueryError
 from catalogue.filters import Filter
 from catalogue.models import DIDType, Intersect
+from catalogue.region import Region
 
 MAX_PAGE = 2000
 
@@ -29,10 +30,22 @@ class SortKey(StrEnum):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class RegionFilter:
-    """A sky region and how each DID's coverage must relate to it."""
+    """A sky region and how each DID's coverage must relate to it.
+
+    ``shape`` is the cone or polygon the MOC was made from, when there is one: files with an
+    ``s_region`` are then decided by exact geometry, everything else by MOC.
+    """
 
     coverage: Coverage
     intersect: Intersect = Intersect.OVERLAPS
+    shape: Region | None = None
+
+    @classmethod
+    def from_shape(
+        cls, shape: Region, order: int, intersect: Intersect = Intersect.OVERLAPS
+    ) -> RegionFilter:
+        """A filter for a cone or polygon, with its MOC at ``order``."""
+        return cls(Coverage.from_region(shape, order), intersect, shape)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -67,7 +80,7 @@ class DIDQuery:
         region = None
         if self.region is not None:
             digest = hashlib.sha256(self.region.coverage.to_bytes()).hexdigest()
-            region = [digest, self.region.intersect.value]
+            region = [digest, self.region.intersect.value, repr(self.region.shape)]
         parts = [
             list(self.scopes),
             [t.value for t in self.types],

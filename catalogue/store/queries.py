@@ -8,8 +8,10 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalogue.coverage import Coverage
+from catalogue.geometry import relate
 from catalogue.models import DID, Intersect, Page
 from catalogue.query import DIDQuery, RegionFilter, SortKey, decode_cursor, encode_cursor
+from catalogue.region import parse_stcs
 from catalogue.store import tables as t
 from catalogue.store.filter_sql import escape_like, filter_clause
 from catalogue.store.region_index import candidate_ids
@@ -79,10 +81,18 @@ def _ordered(query: DIDQuery, statement: Select[Any], sort: ColumnElement[Any]) 
     return statement.order_by(sort, t.did.c.id)
 
 
-def matches_region(region: RegionFilter, coverage: Coverage | None) -> bool:
-    """Decide a candidate on its stored MOC."""
+def matches_region(
+    region: RegionFilter, coverage: Coverage | None, s_region: str | None = None
+) -> bool:
+    """Decide a candidate: by geometry for a file footprint and a shape, else by MOC."""
     if coverage is None:
         return False
+    if not region.coverage.overlaps(coverage):
+        return False  # both MOCs contain their shapes, so the shapes cannot meet either
+    if region.shape is not None and s_region:
+        decided = relate(region.shape, parse_stcs(s_region), region.intersect)
+        if decided is not None:
+            return decided
     if region.intersect is Intersect.ENCLOSED:
         return region.coverage.contains(coverage)
     if region.intersect is Intersect.COVERS:
@@ -95,7 +105,14 @@ async def _region_page(session: AsyncSession, query: DIDQuery) -> Page[DID]:
     sort = _sort_column(query.sort)
     statement = _ordered(
         query,
-        _base(query, t.did, sort.label("sort_value"), t.coverage.c.moc, t.coverage.c.moc_order),
+        _base(
+            query,
+            t.did,
+            sort.label("sort_value"),
+            t.coverage.c.moc,
+            t.coverage.c.moc_order,
+            t.characterisation.c.s_region,
+        ),
         sort,
     )
     after = decode_cursor(query)
@@ -103,7 +120,8 @@ async def _region_page(session: AsyncSession, query: DIDQuery) -> Page[DID]:
     total = 0
     for row in (await session.execute(statement)).mappings():
         coverage = Coverage.from_bytes(row["moc"], row["moc_order"]) if row["moc"] else None
-        if not matches_region(query.region, coverage):
+        s_region = row["s_region"] if row["did_type"] == "FILE" else None
+        if not matches_region(query.region, coverage, s_region):
             continue
         total += 1
         if after is not None and not _is_after(query, (row["sort_value"], row["id"]), after):
