@@ -87,7 +87,7 @@ class Coverage:
         stripped = text.strip()
         try:
             if stripped.startswith("{"):
-                moc = MOC.from_json({k: v for k, v in _json_loads(stripped).items()})
+                moc = MOC.from_json(dict(_json_loads(stripped)))
             else:
                 moc = MOC.from_string(stripped, format="ascii")
         except (ValueError, TypeError, KeyError) as exc:

@@ -15,16 +15,19 @@ from catalogue.models import Intersect
 from catalogue.region import Circle, Polygon, Region, unit_vectors
 
 _EPS = 1e-12
+_ON_ARC = 1e-9  # degrees: a foot point this close to the arc length lies on the arc
 
 
 def _unit(ra: float, dec: float) -> np.ndarray:
-    return unit_vectors(np.array([[ra, dec]], dtype=float))[0]
+    vector: np.ndarray = unit_vectors(np.array([[ra, dec]], dtype=float))[0]
+    return vector
 
 
 def _angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Angular distance in degrees (stable for small angles)."""
     cross = np.linalg.norm(np.cross(a, b), axis=-1)
-    return np.degrees(np.arctan2(cross, np.sum(a * b, axis=-1)))
+    angle: np.ndarray = np.degrees(np.arctan2(cross, np.sum(a * b, axis=-1)))
+    return angle
 
 
 class _Shape:
@@ -58,7 +61,8 @@ class _Shape:
         with np.errstate(divide="ignore", invalid="ignore"):
             at = a[:, 0] + (y - a[:, 1]) * (b[:, 0] - a[:, 0]) / (b[:, 1] - a[:, 1])
         inside = np.logical_and(crosses, x < at).sum(axis=1) % 2 == 1
-        return inside & ~np.isnan(points[:, 0])
+        result: np.ndarray = inside & ~np.isnan(points[:, 0])
+        return result
 
     def edge_distance(self, point: np.ndarray) -> float:
         """Smallest angular distance (deg) from a point to the polygon's boundary."""
@@ -69,7 +73,7 @@ class _Shape:
         foot_norm = np.linalg.norm(foot, axis=1, keepdims=True)
         foot = foot / np.where(foot_norm > _EPS, foot_norm, 1.0)
         arc = _angle(a, b)
-        on_arc = np.abs(_angle(a, foot) + _angle(foot, b) - arc) < 1e-9
+        on_arc = np.abs(_angle(a, foot) + _angle(foot, b) - arc) < _ON_ARC
         to_line = np.degrees(np.abs(np.arcsin(np.clip(normal @ point, -1.0, 1.0))))
         to_ends = np.minimum(_angle(a, point[None, :]), _angle(b, point[None, :]))
         return float(np.where(on_arc, np.minimum(to_line, to_ends), to_ends).min())
@@ -81,9 +85,10 @@ def _segments_cross(p: np.ndarray, q: np.ndarray) -> bool:
     c, d = q[None, :, :], np.roll(q, -1, axis=0)[None, :, :]
 
     def side(o: np.ndarray, s: np.ndarray, t: np.ndarray) -> np.ndarray:
-        return (s[..., 0] - o[..., 0]) * (t[..., 1] - o[..., 1]) - (s[..., 1] - o[..., 1]) * (
-            t[..., 0] - o[..., 0]
-        )
+        cross: np.ndarray = (s[..., 0] - o[..., 0]) * (t[..., 1] - o[..., 1]) - (
+            s[..., 1] - o[..., 1]
+        ) * (t[..., 0] - o[..., 0])
+        return cross
 
     d1, d2 = side(c, d, a), side(c, d, b)
     d3, d4 = side(a, b, c), side(a, b, d)
@@ -131,7 +136,8 @@ def relate(query: Region, item: Region, intersect: Intersect) -> bool | None:
     elif isinstance(query, Polygon) and isinstance(item, Circle):
         overlap, query_in, item_in = _circle_polygon(item, query)
     else:
-        assert isinstance(query, Polygon) and isinstance(item, Polygon)  # noqa: S101
+        assert isinstance(query, Polygon)  # noqa: S101
+        assert isinstance(item, Polygon)  # noqa: S101
         result = _polygon_polygon(query, item)
         if result is None:
             return None

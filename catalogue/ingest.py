@@ -73,7 +73,7 @@ def _meta_value(value: Any) -> MetaValue:
     if isinstance(value, str) and _ISO_TIME.match(value):
         return parse_timestamp("metadata", value)
     if isinstance(value, list):
-        return [_meta_value(v) for v in value]  # type: ignore[misc]
+        return [_meta_value(v) for v in value]
     return value  # type: ignore[no-any-return]
 
 
@@ -145,8 +145,10 @@ def candidate_from_record(
 
 
 def _csv_record(row: dict[str, str]) -> dict[str, Any]:
-    """Read a CSV row: ObsCore columns by name, ``meta.KEY`` columns, ``replicas`` as
-    ``RSE=path-or-URL`` entries separated by spaces.
+    """Read a CSV row as a manifest record.
+
+    ObsCore columns by name, ``meta.KEY`` columns, and ``replicas`` as space-separated
+    ``RSE=path`` or ``RSE=URL`` entries.
     """
     record: dict[str, Any] = {"obscore": {}, "metadata": {}}
     for column, raw in row.items():
@@ -178,6 +180,13 @@ def _csv_replica(entry: str) -> dict[str, str]:
     return {"rse": rse, "url" if "://" in target else "path": target}
 
 
+def _json_record(line: str) -> dict[str, Any]:
+    record = json.loads(line)
+    if not isinstance(record, dict):
+        raise InvalidInputError("a line must hold one JSON object")
+    return record
+
+
 def read_manifest(
     stream: TextIO, fmt: str, default_scope: str | None, default_dataset: str | None = None
 ) -> Iterator[Candidate | Rejected]:
@@ -190,12 +199,7 @@ def read_manifest(
     for line_number, raw in records:
         where = f"line {line_number}"
         try:
-            if fmt == "csv":
-                record = _csv_record(raw)
-            else:
-                record = json.loads(raw)
-                if not isinstance(record, dict):
-                    raise InvalidInputError("a line must hold one JSON object")
+            record = _csv_record(raw) if fmt == "csv" else _json_record(raw)
             spec, dataset = candidate_from_record(record, default_scope, default_dataset)
         except json.JSONDecodeError as exc:
             yield Rejected(where, f"not JSON: {exc.msg} at column {exc.colno}")

@@ -1,4 +1,4 @@
-"""The catalogue's domain objects: DIDs, files, RSEs, replicas and typed metadata (Rucio's model)."""
+"""The catalogue's domain objects: DIDs, files, RSEs, replicas, typed metadata (Rucio's model)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ MetaValue = str | int | float | bool | datetime | list[Any]
 
 _SCOPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _NAME = re.compile(r"^[^\s:][^\s]{0,499}$")
+_ADLER32_DIGITS = 8
 _ADLER32 = re.compile(r"^[0-9a-f]{8}$")
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
 
@@ -85,7 +86,7 @@ def check_name(name: str) -> str:
 def check_adler32(value: str) -> str:
     """Normalise an adler32 checksum to 8 lower-case hex digits."""
     text = value.lower().removeprefix("ad:")
-    text = text.rjust(8, "0") if len(text) < 8 else text  # Rucio strips leading zeros
+    text = text.rjust(_ADLER32_DIGITS, "0")  # Rucio strips leading zeros
     if not _ADLER32.match(text):
         msg = f"adler32 {value!r} must be 8 hexadecimal digits"
         raise InvalidInputError(msg)

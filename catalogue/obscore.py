@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any
 
 import astropy.units as u
-from enum import Enum
 
 from catalogue.errors import InvalidInputError
 
@@ -409,7 +409,7 @@ def parse_timestamp(name: str, value: Any) -> datetime:
         parsed = value
     elif isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(value)
         except ValueError as exc:
             msg = f"{name} must be an ISO 8601 timestamp, got {value!r}"
             raise InvalidInputError(msg) from exc

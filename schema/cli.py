@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,7 +26,7 @@ from catalogue.coverage import Coverage, MocFormat
 from catalogue.errors import CatalogueError, InvalidInputError
 from catalogue.filters import parse_rucio_filter
 from catalogue.ingest import manifest_format, read_fits, read_manifest
-from catalogue.models import RSE, DIDKey, DIDType, RunSummary
+from catalogue.models import RSE, DIDDetail, DIDKey, DIDType, RunSummary
 from catalogue.query import DIDQuery, RegionFilter
 from catalogue.region import Circle
 from catalogue.service import Catalogue
@@ -350,6 +350,42 @@ def ls(
     out.print(f"{page.total} DIDs{more}")
 
 
+def _print_detail(detail: DIDDetail) -> None:
+    d = detail.did
+    out.print(f"{d.key}  {d.type.value}")
+    attributes = {
+        "bytes": d.bytes,
+        "adler32": d.adler32,
+        "md5": d.md5,
+        "guid": d.guid,
+        "open": d.is_open,
+        "length": d.length,
+        "created": d.created_at,
+        "updated": d.updated_at,
+    }
+    sections: dict[str, Mapping[str, Any]] = {
+        "attributes": {k: v for k, v in attributes.items() if v is not None},
+        "characterisation": detail.characterisation,
+        "metadata": detail.metadata,
+    }
+    if detail.extent:
+        e = detail.extent
+        sections["extent"] = {
+            "sky fraction": f"{e.sky_fraction} (MOC order {e.moc_order})",
+            "time (MJD)": f"{e.t_min} .. {e.t_max}",
+            "wavelength (m)": f"{e.em_min} .. {e.em_max}",
+        }
+    for title, mapping in sections.items():
+        if mapping:
+            out.print(title)
+            for k, v in mapping.items():
+                out.print(f"  {k:20} {v}")
+    if detail.replicas:
+        out.print("replicas")
+        for r in detail.replicas:
+            out.print(f"  {r.rse:16} {r.state.value:11} {r.url}")
+
+
 @main.command()
 @click.argument("did")
 @click.option(
@@ -367,38 +403,7 @@ def show(settings: Settings, did: str, moc_format: str | None) -> None:
     if detail is None:
         err.print(f"[red]error:[/red] DID {key} does not exist")
         sys.exit(1)
-    d = detail.did
-    out.print(f"{d.key}  {d.type.value}")
-    for label, value in (
-        ("bytes", d.bytes),
-        ("adler32", d.adler32),
-        ("md5", d.md5),
-        ("guid", d.guid),
-        ("open", d.is_open),
-        ("length", d.length),
-        ("created", d.created_at),
-        ("updated", d.updated_at),
-    ):
-        if value is not None:
-            out.print(f"  {label:10} {value}")
-    for title, mapping in (
-        ("characterisation", detail.characterisation),
-        ("metadata", detail.metadata),
-    ):
-        if mapping:
-            out.print(title)
-            for k, v in mapping.items():
-                out.print(f"  {k:20} {v}")
-    if detail.replicas:
-        out.print("replicas")
-        for r in detail.replicas:
-            out.print(f"  {r.rse:16} {r.state.value:11} {r.url}")
-    if detail.extent:
-        e = detail.extent
-        out.print("extent")
-        out.print(f"  sky fraction {e.sky_fraction}  (MOC order {e.moc_order})")
-        out.print(f"  time (MJD)   {e.t_min} .. {e.t_max}")
-        out.print(f"  wavelength   {e.em_min} .. {e.em_max} m")
+    _print_detail(detail)
     if moc_format:
         moc = _run(settings, lambda c: c.get_coverage(key))
         out.print(moc.to_string(MocFormat(moc_format)) if moc else "(no coverage)")

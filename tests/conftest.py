@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from catalogue.service import Catalogue
+from catalogue.store import tables
 from catalogue.store.engine import create_engine, create_sessions, migrate
 
 DATA = Path(__file__).parent / "data"
@@ -52,22 +54,59 @@ async def _drop_pg_database(url: str) -> None:
     await admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    """A migrated, empty database on each engine."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'lakecat.sqlite'}"
+ENGINES = ["sqlite", "postgresql"]
+
+
+@asynccontextmanager
+async def migrated_engine(kind: str, directory: Path) -> AsyncIterator[AsyncEngine]:
+    """A migrated, empty database of ``kind`` (SQLite files go in ``directory``)."""
+    if kind == "sqlite":
+        url = f"sqlite+aiosqlite:///{directory / 'lakecat.sqlite'}"
     else:
         url = await _fresh_pg_database()
     engine = create_engine(url)
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
-    if request.param == "postgresql":
-        await _drop_pg_database(url)
+    try:
+        await migrate(engine)
+        yield engine
+    finally:
+        await engine.dispose()
+        if kind == "postgresql":
+            await _drop_pg_database(url)
+
+
+def make_catalogue(engine: AsyncEngine) -> Catalogue:
+    """A catalogue over the engine, with small batches so batching paths run."""
+    return Catalogue(create_sessions(engine), moc_order=10, index_cells=24, batch_size=50)
+
+
+async def empty(engine: AsyncEngine) -> None:
+    """Delete every row, and restart ids at 1."""
+    async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{table.name}"' for table in tables.metadata.sorted_tables)
+            await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(tables.metadata.sorted_tables):
+                await connection.execute(table.delete())
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+async def session_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[AsyncEngine]:
+    """One migrated database per engine for the whole run."""
+    async with migrated_engine(request.param, tmp_path_factory.mktemp(request.param)) as engine:
+        yield engine
+
+
+@pytest.fixture
+async def engine(session_engine: AsyncEngine) -> AsyncEngine:
+    """The run's database on each engine, emptied for this test."""
+    await empty(session_engine)
+    return session_engine
 
 
 @pytest.fixture
 async def catalogue(engine: AsyncEngine) -> Catalogue:
     """A catalogue over the engine, with small batches so batching paths run."""
-    return Catalogue(create_sessions(engine), moc_order=10, index_cells=24, batch_size=50)
+    return make_catalogue(engine)

@@ -246,16 +246,13 @@ async def detach(
 ) -> int:
     """Detach children; the parent's extent is recomputed from its remaining members."""
     ids = [c["id"] for c in children]
-    result = await session.execute(
-        delete(t.attachment).where(
-            t.attachment.c.parent_id == parent["id"], t.attachment.c.child_id.in_(ids)
-        )
-    )
+    members = t.attachment.c.parent_id == parent["id"], t.attachment.c.child_id.in_(ids)
+    attached = set((await session.scalars(select(t.attachment.c.child_id).where(*members))).all())
+    result = await session.execute(delete(t.attachment).where(*members))
     removed = int(result.rowcount)  # type: ignore[attr-defined]
     if removed:
-        removed_bytes = (
-            sum(c["bytes"] or 0 for c in children) if parent["did_type"] == DIDType.DATASET else 0
-        )
+        gone = {c["id"]: c["bytes"] or 0 for c in children if c["id"] in attached}
+        removed_bytes = sum(gone.values()) if parent["did_type"] == DIDType.DATASET else 0
         await session.execute(
             update(t.did)
             .where(t.did.c.id == parent["id"])

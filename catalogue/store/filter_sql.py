@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from datetime import datetime
 from typing import Any
 
@@ -38,26 +39,24 @@ def escape_like(pattern: str) -> str:
     return pattern.replace("\\", "\\\\").replace("_", "\\_")
 
 
+_OPERATORS = {
+    Op.EQ: operator.eq,
+    Op.NE: operator.ne,
+    Op.LT: operator.lt,
+    Op.LTE: operator.le,
+    Op.GT: operator.gt,
+    Op.GTE: operator.ge,
+}
+
+
 def _compare(column: Any, op: Op, value: Any) -> ColumnElement[bool]:
-    match op:
-        case Op.EQ:
-            return column == value  # type: ignore[no-any-return]
-        case Op.NE:
-            return column != value  # type: ignore[no-any-return]
-        case Op.LT:
-            return column < value  # type: ignore[no-any-return]
-        case Op.LTE:
-            return column <= value  # type: ignore[no-any-return]
-        case Op.GT:
-            return column > value  # type: ignore[no-any-return]
-        case Op.GTE:
-            return column >= value  # type: ignore[no-any-return]
-        case Op.IN:
-            return column.in_(list(value))  # type: ignore[no-any-return]
-        case Op.LIKE:
-            return column.like(escape_like(value), escape="\\")  # type: ignore[no-any-return]
-        case Op.NOT_LIKE:
-            return not_(column.like(escape_like(value), escape="\\"))
+    if op in _OPERATORS:
+        return _OPERATORS[op](column, value)  # type: ignore[no-any-return]
+    if op is Op.IN:
+        return column.in_(list(value))  # type: ignore[no-any-return]
+    if op in (Op.LIKE, Op.NOT_LIKE):
+        pattern = column.like(escape_like(value), escape="\\")
+        return pattern if op is Op.LIKE else not_(pattern)  # type: ignore[no-any-return]
     raise InvalidQueryError(f"operator '{op}' does not apply here")
 
 
@@ -103,12 +102,12 @@ def _type_condition(c: Condition) -> ColumnElement[bool]:
 def _value_column(value: Scalar) -> tuple[ColumnClause[Any], list[str]]:
     """The did_meta column to compare a value in, and the value types that may match."""
     if isinstance(value, bool):
-        return t.did_meta.c.v_num, ["boolean"]  # type: ignore[return-value]
+        return t.did_meta.c.v_num, ["boolean"]
     if isinstance(value, int | float):
-        return t.did_meta.c.v_num, ["integer", "float"]  # type: ignore[return-value]
+        return t.did_meta.c.v_num, ["integer", "float"]
     if isinstance(value, datetime):
-        return t.did_meta.c.v_time, ["datetime"]  # type: ignore[return-value]
-    return t.did_meta.c.v_text, ["string"]  # type: ignore[return-value]
+        return t.did_meta.c.v_time, ["datetime"]
+    return t.did_meta.c.v_text, ["string"]
 
 
 def _meta_exists(key: str, *conditions: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -117,7 +116,7 @@ def _meta_exists(key: str, *conditions: ColumnElement[bool]) -> ColumnElement[bo
     )
 
 
-def _meta_condition(c: Condition) -> ColumnElement[bool]:
+def _meta_condition(c: Condition) -> ColumnElement[bool]:  # noqa: PLR0911 - one case per operator
     if c.op is Op.EXISTS:
         return _meta_exists(c.key)
     if c.op is Op.NOT_EXISTS:

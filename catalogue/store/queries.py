@@ -25,7 +25,7 @@ def _sort_column(sort: SortKey) -> ColumnElement[Any]:
         return func.coalesce(t.coverage.c.t_min, _NULL_LAST)
     if sort is SortKey.SIZE:
         return func.coalesce(t.did.c.bytes, -1)
-    return t.did.c[sort.value]  # type: ignore[no-any-return]
+    return t.did.c[sort.value]
 
 
 def _range_overlap(

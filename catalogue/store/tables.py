@@ -54,7 +54,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         return aware.replace(tzinfo=None) if dialect.name == "sqlite" else aware
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def process_result_value(
+        self,
+        value: datetime | None,
+        dialect: Dialect,  # noqa: ARG002
+    ) -> datetime | None:
         """Attach UTC to what SQLite returns naive."""
         if value is None or value.tzinfo is not None:
             return value

@@ -37,3 +37,15 @@ def manifest(records: list[dict[str, Any]]) -> list[Candidate | Rejected]:
     """The candidates a JSON Lines manifest of these records yields."""
     text = "\n".join(json.dumps(r) for r in records)
     return list(read_manifest(io.StringIO(text), "jsonl", None))
+
+
+async def register(catalogue: Any, records: list[dict[str, Any]]) -> None:
+    """Register records in one all-or-nothing run that must succeed."""
+    summary = await catalogue.register_files(manifest(records), all_or_nothing=True)
+    assert summary.problems == [], summary.problems
+    assert summary.failed == 0
+
+
+def names(dids: Any) -> list[str]:
+    """``scope:name`` of each DID, in the order given."""
+    return [str(d.key) for d in dids]
