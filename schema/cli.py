@@ -199,9 +199,7 @@ def rse_add(
     read_only: bool,
 ) -> None:
     """Register an RSE: NAME and BASE_URL (scheme://host:port/prefix)."""
-    from catalogue.models import check_rse  # noqa: PLC0415
-
-    value = check_rse(RSE(name, base_url, qos, not non_deterministic, read_only))
+    value = RSE(name, base_url, qos, not non_deterministic, read_only)
     _run(settings, lambda c: c.add_rse(value))
     out.print(f"RSE {name} added: {base_url}")
 
