@@ -90,7 +90,7 @@ class Coverage:
                 moc = MOC.from_json(dict(_json_loads(stripped)))
             else:
                 moc = MOC.from_string(stripped, format="ascii")
-        except (ValueError, TypeError, KeyError) as exc:
+        except (OSError, ValueError, TypeError, KeyError) as exc:  # mocpy: OSError on bad ASCII
             msg = f"not a MOC 2.0 ASCII or JSON string: {exc}"
             raise InvalidInputError(msg) from exc
         return cls.from_moc(moc)
@@ -199,6 +199,16 @@ def _json_loads(text: str) -> dict[str, list[int]]:
     if not isinstance(value, dict):
         msg = "a MOC JSON must be an object of order -> cells"
         raise TypeError(msg)
+    for order, cells in value.items():  # mocpy drops bad entries silently, or leaves the sphere
+        if order not in {str(o) for o in range(MAX_ORDER + 1)}:
+            msg = f"{order!r} is not a MOC order (0 to {MAX_ORDER})"
+            raise ValueError(msg)
+        limit = 12 * 4 ** int(order)
+        if not isinstance(cells, list) or not all(
+            isinstance(c, int) and not isinstance(c, bool) and 0 <= c < limit for c in cells
+        ):
+            msg = f"order {order}: cells must be a list of integers from 0 to {limit - 1}"
+            raise ValueError(msg)
     return value
 
 

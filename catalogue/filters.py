@@ -96,7 +96,7 @@ _COMPOUND = re.compile(
     r"^\s*(?P<lo>[^<>=!]+?)\s*(?P<op1><=|<)\s*(?P<key>[^<>=!\s]+)\s*(?P<op2><=|<)\s*(?P<hi>.+?)\s*$"
 )
 _WORD = re.compile(
-    r"^\s*(?P<key>[^\s]+)\s+(?P<op>in|contains|exists|!exists|like)\b\s*(?P<value>.*?)\s*$",
+    r"^\s*(?P<key>[^\s<>=!]+)\s+(?P<op>in|contains|exists|!exists|like)\b\s*(?P<value>.*?)\s*$",
     re.IGNORECASE,
 )
 _SYMBOLS = {

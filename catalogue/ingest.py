@@ -181,7 +181,7 @@ def _csv_replica(entry: str) -> dict[str, str]:
 
 
 def _json_record(line: str) -> dict[str, Any]:
-    record = json.loads(line)
+    record = json.loads(line.rstrip("\r\n"))  # so an error at the end names its column
     if not isinstance(record, dict):
         raise InvalidInputError("a line must hold one JSON object")
     return record

@@ -9,7 +9,7 @@ from itertools import islice
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalogue.coverage import Coverage
-from catalogue.errors import ConflictError, InvalidInputError
+from catalogue.errors import ConflictError, InvalidInputError, NotFoundError
 from catalogue.ingest import Candidate, Rejected, prepare
 from catalogue.models import (
     DID,
@@ -210,9 +210,33 @@ class Catalogue:
                 summary.problems.append((result.where, result.reason))
             else:
                 good.append((candidate, result))
+        good = await self._on_registered_rses(session, good, summary)
         if not writing or not good:
             return
         await self._write(session, good, summary)
+
+    async def _on_registered_rses(
+        self,
+        session: AsyncSession,
+        good: list[tuple[Candidate, files.PreparedFile]],
+        summary: RunSummary,
+    ) -> list[tuple[Candidate, files.PreparedFile]]:
+        """Report, and leave out, files with a replica on an RSE that is not registered."""
+        unknown: dict[str, str] = {}
+        for name in sorted({r.rse for _, p in good for r in p.spec.replicas}):
+            try:
+                await dids.rse_lookup(session, {name})
+            except NotFoundError as exc:
+                unknown[name] = str(exc)
+        kept: list[tuple[Candidate, files.PreparedFile]] = []
+        for candidate, item in good:
+            missing = [r.rse for r in item.spec.replicas if r.rse in unknown]
+            if missing:
+                summary.failed += 1
+                summary.problems.append((candidate.where, unknown[missing[0]]))
+            else:
+                kept.append((candidate, item))
+        return kept
 
     async def _write(
         self,

@@ -168,14 +168,21 @@ async def add_files(
     """Register a batch of files; existing identical files are left as they are.
 
     ``rses`` maps RSE names to (id, base URL). A file that contradicts its stored registration
-    (checksum, size, type, deleted name) is reported as a conflict and not written.
+    (checksum, size, type, deleted name) is reported as a conflict and not written. A file the
+    batch names again is checked against its first registration, in a second pass.
     """
     result = BatchResult()
     await ensure_scopes(session, {item.spec.key.scope for item in batch}, now)
     existing = await find_dids(session, [item.spec.key for item in batch])
     fresh: list[PreparedFile] = []
     known: list[tuple[int, PreparedFile]] = []
+    seen: set[DIDKey] = set()
+    repeats: list[PreparedFile] = []
     for item in batch:
+        if item.spec.key in seen:
+            repeats.append(item)
+            continue
+        seen.add(item.spec.key)
         row = existing.get(item.spec.key)
         if row is None:
             fresh.append(item)
@@ -201,6 +208,10 @@ async def add_files(
         ]
     if replica_rows:
         await session.execute(insert(t.replica), replica_rows)
+    if repeats:
+        again = await add_files(session, repeats, rses, now, index_cells)
+        result.outcomes.extend(again.outcomes)
+        result.did_ids.extend(again.did_ids)
     return result
 
 

@@ -1,5 +1,4 @@
 from catalogue.models import RSE, DIDKey
-
 from tests.support.records import file_record, manifest, square
 
 
@@ -17,4 +16,5 @@ async def test_registered_file_reads_back_with_replica_and_coverage(catalogue):
     detail = await catalogue.get_did(DIDKey("lake", "f1.fits"))
     assert detail is not None
     assert detail.replicas[0].url == "root://a.example.org:1094/lake/lake/f1.fits"
-    assert detail.extent is not None and detail.extent.sky_fraction > 0
+    assert detail.extent is not None
+    assert detail.extent.sky_fraction > 0

@@ -41,8 +41,17 @@ def test_fits_walk_registers_good_files_and_names_the_corrupt_one(lakecat, tmp_p
         shutil.copy(image, tree / image.name)
     (tree / "broken.fits").write_bytes(b"SIMPLE  =   garbage")
     assert lakecat("rse", "add", "SITE", "root://eos.example.org:1094/lake").exit_code == 0
-    args = ("ingest", "fits", str(tmp_path / "rse"), "--scope", "survey", "--rse", "SITE",
-            "--dataset", "plates")
+    args = (
+        "ingest",
+        "fits",
+        str(tmp_path / "rse"),
+        "--scope",
+        "survey",
+        "--rse",
+        "SITE",
+        "--dataset",
+        "plates",
+    )
     first = lakecat(*args)
     assert first.exit_code == 1
     assert "registered 2, unchanged 0, skipped 0, failed 1" in first.output
@@ -61,8 +70,11 @@ def test_fits_walk_registers_good_files_and_names_the_corrupt_one(lakecat, tmp_p
 def test_bad_manifest_reports_each_line_and_writes_nothing(lakecat, tmp_path):
     assert lakecat("rse", "add", "SITE", "https://dcache.example.org:2880/lake").exit_code == 0
     lines = [
-        json.dumps(file_record("good.fits", obscore={"s_region": square(10, 10)},
-                               replicas=[{"rse": "SITE"}])),
+        json.dumps(
+            file_record(
+                "good.fits", obscore={"s_region": square(10, 10)}, replicas=[{"rse": "SITE"}]
+            )
+        ),
         "{not json",
         json.dumps(file_record("bad-level.fits", obscore={"calib_level": 7})),
     ]
@@ -79,9 +91,18 @@ def test_bad_manifest_reports_each_line_and_writes_nothing(lakecat, tmp_path):
 def test_manifest_then_show_prints_metadata_and_moc(lakecat, tmp_path):
     assert lakecat("rse", "add", "SITE", "https://dcache.example.org:2880/lake").exit_code == 0
     path = tmp_path / "m.jsonl"
-    path.write_text(json.dumps(file_record(
-        "f.fits", obscore={"s_region": square(10, 10)}, metadata={"run": 5},
-        replicas=[{"rse": "SITE"}], dataset="ds")) + "\n")
+    path.write_text(
+        json.dumps(
+            file_record(
+                "f.fits",
+                obscore={"s_region": square(10, 10)},
+                metadata={"run": 5},
+                replicas=[{"rse": "SITE"}],
+                dataset="ds",
+            )
+        )
+        + "\n"
+    )
     assert lakecat("ingest", "manifest", str(path)).exit_code == 0
     shown = lakecat("show", "lake:ds", "--moc", "ascii")
     assert "DATASET" in shown.output

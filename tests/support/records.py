@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import zlib
 from typing import Any
 
@@ -12,8 +13,6 @@ from catalogue.ingest import Candidate, Rejected, read_manifest
 
 def square(ra: float, dec: float, half: float = 0.1) -> str:
     """An STC-S square polygon centred on (ra, dec), ``half`` degrees of declination wide."""
-    import math
-
     w = half / max(math.cos(math.radians(dec)), 1e-3)
     return (
         f"Polygon ICRS {ra - w} {dec - half} {ra + w} {dec - half} "
@@ -21,7 +20,9 @@ def square(ra: float, dec: float, half: float = 0.1) -> str:
     )
 
 
-def file_record(name: str, *, scope: str = "lake", size: int = 1000, **extra: Any) -> dict[str, Any]:
+def file_record(
+    name: str, *, scope: str = "lake", size: int = 1000, **extra: Any
+) -> dict[str, Any]:
     """A manifest record; ``obscore``, ``metadata``, ``replicas``, ``dataset`` via keywords."""
     record: dict[str, Any] = {
         "scope": scope,
