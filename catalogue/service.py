@@ -9,8 +9,8 @@ from itertools import islice
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalogue.coverage import Coverage
-from catalogue.errors import ConflictError, InvalidInputError, NotFoundError
-from catalogue.ingest import Candidate, Rejected, prepare
+from catalogue.errors import InvalidInputError
+from catalogue.ingest import Candidate, Rejected
 from catalogue.models import (
     DID,
     RSE,
@@ -24,8 +24,8 @@ from catalogue.models import (
     check_rse,
 )
 from catalogue.query import DIDQuery
-from catalogue.store import dids, files, queries
-from catalogue.store.extents import Contribution, combine
+from catalogue.registration import Registration
+from catalogue.store import dids, queries
 
 Progress = Callable[[int], None]
 
@@ -69,7 +69,7 @@ class Catalogue:
     async def require_rse(self, name: str) -> None:
         """Fail with a message saying how to register the RSE when it is missing."""
         async with self._sessions() as session:
-            await dids.rse_lookup(session, {name})
+            await dids.require_rse(session, name)
 
     async def list_rses(self) -> list[RSE]:
         """All storage elements."""
@@ -163,141 +163,26 @@ class Catalogue:
         """Register files in batches, attaching each to its dataset.
 
         With ``all_or_nothing`` (manifests) the run is one transaction: any bad record or
-        conflict rolls everything back, and reading goes on only to report every problem.
-        Otherwise (FITS walks) each batch commits, and bad files are skipped and reported.
+        conflict rolls everything back, and after the first problem the rest is only checked,
+        so every problem is reported. Otherwise (FITS walks) each batch commits, and refused
+        files are skipped and reported (docs/decisions/0003-ingest-atomicity.md).
         """
-        summary = RunSummary()
-        session = self._sessions()
-        try:
+        async with self._sessions() as session:
+            run = Registration(session, self.moc_order, self._index_cells)
             transaction = await session.begin()
             for batch in _batches(items, self._batch_size):
-                await self._register_batch(
-                    session, batch, summary, writing=not (all_or_nothing and summary.failed)
-                )
+                await run.add_batch(batch, write=not (all_or_nothing and run.summary.failed))
                 if progress:
                     progress(len(batch))
                 if not all_or_nothing:
                     await transaction.commit()
                     transaction = await session.begin()
+            summary = run.finish()
             if all_or_nothing and summary.failed:
                 await transaction.rollback()
                 summary.skipped += summary.registered + summary.unchanged
                 summary.registered = summary.unchanged = 0
+                summary.without_coverage.clear()
             else:
                 await transaction.commit()
-        finally:
-            await session.close()
         return summary
-
-    async def _register_batch(
-        self,
-        session: AsyncSession,
-        batch: list[Candidate | Rejected],
-        summary: RunSummary,
-        *,
-        writing: bool,
-    ) -> None:
-        candidates = [c for c in batch if isinstance(c, Candidate)]
-        for item in batch:
-            if isinstance(item, Rejected):
-                summary.failed += 1
-                summary.problems.append((item.where, item.reason))
-        prepared = prepare(candidates, self.moc_order)
-        good: list[tuple[Candidate, files.PreparedFile]] = []
-        for candidate, result in zip(candidates, prepared, strict=True):
-            if isinstance(result, Rejected):
-                summary.failed += 1
-                summary.problems.append((result.where, result.reason))
-            else:
-                good.append((candidate, result))
-        good = await self._on_registered_rses(session, good, summary)
-        if not writing or not good:
-            return
-        await self._write(session, good, summary)
-
-    async def _on_registered_rses(
-        self,
-        session: AsyncSession,
-        good: list[tuple[Candidate, files.PreparedFile]],
-        summary: RunSummary,
-    ) -> list[tuple[Candidate, files.PreparedFile]]:
-        """Report, and leave out, files with a replica on an RSE that is not registered."""
-        unknown: dict[str, str] = {}
-        for name in sorted({r.rse for _, p in good for r in p.spec.replicas}):
-            try:
-                await dids.rse_lookup(session, {name})
-            except NotFoundError as exc:
-                unknown[name] = str(exc)
-        kept: list[tuple[Candidate, files.PreparedFile]] = []
-        for candidate, item in good:
-            missing = [r.rse for r in item.spec.replicas if r.rse in unknown]
-            if missing:
-                summary.failed += 1
-                summary.problems.append((candidate.where, unknown[missing[0]]))
-            else:
-                kept.append((candidate, item))
-        return kept
-
-    async def _write(
-        self,
-        session: AsyncSession,
-        good: list[tuple[Candidate, files.PreparedFile]],
-        summary: RunSummary,
-    ) -> None:
-        now = _now()
-        names = {r.rse for _, p in good for r in p.spec.replicas}
-        rses = await dids.rse_lookup(session, names) if names else {}
-        read_only = sorted(n for n, (_, _, ro) in rses.items() if ro)
-        if read_only:
-            raise ConflictError(f"RSE {read_only[0]!r} is read-only; no replicas can be added")
-        result = await files.add_files(
-            session,
-            [p for _, p in good],
-            {n: (i, url) for n, (i, url, _) in rses.items()},
-            now,
-            self._index_cells,
-        )
-        where = {c.spec.key: c.where for c, _ in good}
-        conflicted: set[DIDKey] = set()
-        for outcome, key, message in result.outcomes:
-            if outcome is files.Outcome.CONFLICT:
-                summary.failed += 1
-                summary.problems.append((where[key], message))
-                conflicted.add(key)
-            elif outcome is files.Outcome.REGISTERED:
-                summary.registered += 1
-            else:
-                summary.unchanged += 1
-        summary.without_coverage.extend(str(p.spec.key) for _, p in good if p.coverage is None)
-        members = [
-            (c, p) for c, p in good if c.dataset is not None and c.spec.key not in conflicted
-        ]
-        if members:
-            await self._attach_to_datasets(session, members, now)
-
-    async def _attach_to_datasets(
-        self,
-        session: AsyncSession,
-        members: list[tuple[Candidate, files.PreparedFile]],
-        now: datetime,
-    ) -> None:
-        rows = await files.find_dids(session, [c.spec.key for c, _ in members])
-        groups: dict[DIDKey, list[tuple[int, files.PreparedFile]]] = {}
-        for candidate, item in members:
-            assert candidate.dataset is not None  # noqa: S101 - filtered by the caller
-            groups.setdefault(candidate.dataset, []).append((rows[candidate.spec.key]["id"], item))
-        for dataset_key, group in groups.items():
-            await dids.add_collection(session, dataset_key, DIDType.DATASET, {}, now)
-            parent = await dids.require_did(session, dataset_key)
-            dids.check_accepts(parent, DIDType.FILE)
-            contribution = combine([_contribution(item) for _, item in group])
-            await dids.attach_ids(
-                session, parent, [i for i, _ in group], now, self._index_cells, contribution
-            )
-
-
-def _contribution(item: files.PreparedFile) -> Contribution:
-    char = item.characterisation
-    return Contribution(
-        item.coverage, char.get("t_min"), char.get("t_max"), char.get("em_min"), char.get("em_max")
-    )

@@ -29,8 +29,8 @@ def pg_admin_url() -> str:
     url = os.environ.get("LAKECAT_TEST_DATABASE_URL")
     if not url:
         pytest.fail(
-            "LAKECAT_TEST_DATABASE_URL is not set: run the suite with `make test`, which starts "
-            "a throwaway PostgreSQL cluster, or point it at a server you started "
+            "LAKECAT_TEST_DATABASE_URL is not set: run the suite with `bash scripts/test`, "
+            "which starts a throwaway PostgreSQL cluster, or point it at a server you started "
             "(scripts/pg-cluster start DIR)"
         )
     return url

@@ -69,21 +69,47 @@ async def list_rses(session: AsyncSession) -> list[RSE]:
     ]
 
 
-async def rse_lookup(session: AsyncSession, names: set[str]) -> dict[str, tuple[int, str, bool]]:
-    """(id, base URL, read-only) of the named RSEs; a missing one is an error naming it."""
+async def find_rses(session: AsyncSession, names: set[str]) -> dict[str, tuple[int, str, bool]]:
+    """(id, base URL, read-only) of those of the named RSEs that exist."""
     rows = await session.execute(
         select(t.rse.c.name, t.rse.c.id, t.rse.c.base_url, t.rse.c.read_only).where(
             t.rse.c.name.in_(sorted(names))
         )
     )
-    found = {r.name: (r.id, r.base_url, r.read_only) for r in rows}
-    missing = sorted(names - set(found))
-    if missing:
-        raise NotFoundError(
-            f"RSE {missing[0]!r} is not registered; add it first with "
-            f"`lakecat rse add {missing[0]} BASE_URL`"
+    return {r.name: (r.id, r.base_url, r.read_only) for r in rows}
+
+
+def rse_problem(name: str, found: tuple[int, str, bool] | None) -> str | None:
+    """Why no replica can be registered on an RSE, or ``None``."""
+    if found is None:
+        return (
+            f"RSE {name!r} is not registered; add it first with `lakecat rse add {name} BASE_URL`"
         )
+    if found[2]:
+        return f"RSE {name!r} is read-only; no replicas can be added to it"
+    return None
+
+
+async def require_rse(session: AsyncSession, name: str) -> tuple[int, str, bool]:
+    """An RSE by name; a missing one is an error saying how to register it."""
+    found = (await find_rses(session, {name})).get(name)
+    problem = rse_problem(name, found)
+    if found is None:
+        raise NotFoundError(str(problem))
     return found
+
+
+def dataset_problem(key: DIDKey, row: Any) -> str | None:
+    """Why files cannot be attached to a dataset (missing is fine: it is created)."""
+    if row is None:
+        return None
+    if row["deleted_at"] is not None:
+        return f"dataset {key} was deleted; a DID name is never reused"
+    if row["did_type"] != DIDType.DATASET:
+        return f"{key} is a {row['did_type']}, not a dataset; files attach to datasets"
+    if not row["is_open"]:
+        return f"dataset {key} is closed; it takes no new files"
+    return None
 
 
 async def list_scopes(session: AsyncSession) -> list[str]:

@@ -8,7 +8,7 @@ coverage, index cells, replicas and metadata with executemany. The caller owns t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -41,15 +41,6 @@ class PreparedFile:
     characterisation: dict[str, Any]
     coverage: Coverage | None
     cells: np.ndarray | None = None
-
-
-@dataclass(slots=True)
-class BatchResult:
-    """Per-file outcomes of a batch, and the ids to attach to a collection."""
-
-    outcomes: list[tuple[Outcome, DIDKey, str]] = field(default_factory=list)
-    did_ids: list[int] = field(default_factory=list)
-    new_ids: list[int] = field(default_factory=list)
 
 
 async def ensure_scopes(session: AsyncSession, scopes: set[str], now: datetime) -> None:
@@ -86,15 +77,27 @@ def _conflict(spec: FileSpec, row: Any) -> str | None:
         return f"{spec.key} was deleted; a DID name is never reused"
     if row["did_type"] != DIDType.FILE:
         return f"{spec.key} is already registered as a {row['did_type']}"
+    stored = {"bytes": row["bytes"], "adler32": row["adler32"], "md5": row["md5"]}
+    return _differs(spec, stored, "already registered")
+
+
+def _differs(spec: FileSpec, stored: Any, where: str) -> str | None:
+    """Which of size and checksums differ from what is stored (or named before)."""
+
+    def value(name: str) -> Any:
+        return stored[name] if isinstance(stored, dict) else getattr(stored, name)
+
     differing = [
         name
-        for name, new in (("bytes", spec.bytes), ("adler32", spec.adler32), ("md5", spec.md5))
-        if new is not None and row[name] is not None and row[name] != new
+        for name in ("bytes", "adler32", "md5")
+        if getattr(spec, name) is not None
+        and value(name) is not None
+        and value(name) != getattr(spec, name)
     ]
-    if differing:
-        details = ", ".join(f"{n} {row[n]} -> {getattr(spec, n)}" for n in differing)
-        return f"{spec.key} is already registered with different {details}"
-    return None
+    if not differing:
+        return None
+    details = ", ".join(f"{n} {value(n)} -> {getattr(spec, n)}" for n in differing)
+    return f"{spec.key} is {where} with different {details}"
 
 
 def replica_url(replica: ReplicaSpec, base_url: str, key: DIDKey) -> str:
@@ -135,27 +138,40 @@ def _coverage_row(did_id: int, item: PreparedFile) -> dict[str, Any] | None:
     }
 
 
-async def _missing_replicas(
-    session: AsyncSession,
-    pairs: list[tuple[int, PreparedFile]],
-    rses: dict[str, tuple[int, str]],
-    now: datetime,
-) -> list[dict[str, Any]]:
-    ids = [did_id for did_id, _ in pairs]
-    stored: set[tuple[int, int]] = set()
-    for start in range(0, len(ids), _LOOKUP_CHUNK):
-        rows = await session.execute(
-            select(t.replica.c.did_id, t.replica.c.rse_id).where(
-                t.replica.c.did_id.in_(ids[start : start + _LOOKUP_CHUNK])
-            )
-        )
-        stored.update((r.did_id, r.rse_id) for r in rows)
-    return [
-        row
-        for did_id, item in pairs
-        for row in _replica_rows(did_id, item.spec, rses, now)
-        if (did_id, row["rse_id"]) not in stored
-    ]
+@dataclass(frozen=True, slots=True)
+class FileOutcome:
+    """What happened to one file of a batch: its outcome, its DID id, and why if refused."""
+
+    outcome: Outcome
+    did_id: int | None = None
+    message: str = ""
+
+
+def _classify(
+    batch: Sequence[PreparedFile], existing: dict[DIDKey, Any]
+) -> tuple[list[FileOutcome | None], list[int]]:
+    """Outcomes of files already stored or named earlier in the batch; indexes of new ones."""
+    outcomes: list[FileOutcome | None] = []
+    first: dict[DIDKey, int] = {}
+    fresh: list[int] = []
+    for index, item in enumerate(batch):
+        key = item.spec.key
+        if key in first:
+            problem = _differs(item.spec, batch[first[key]].spec, "named earlier in the batch")
+            outcomes.append(FileOutcome(Outcome.CONFLICT, None, problem) if problem else None)
+            continue
+        first[key] = index
+        row = existing.get(key)
+        if row is None:
+            fresh.append(index)
+            outcomes.append(None)
+            continue
+        problem = _conflict(item.spec, row)
+        if problem:
+            outcomes.append(FileOutcome(Outcome.CONFLICT, None, problem))
+        else:
+            outcomes.append(FileOutcome(Outcome.UNCHANGED, row["id"]))
+    return outcomes, fresh
 
 
 async def add_files(
@@ -164,55 +180,65 @@ async def add_files(
     rses: dict[str, tuple[int, str]],
     now: datetime,
     index_cells: int,
-) -> BatchResult:
-    """Register a batch of files; existing identical files are left as they are.
+    *,
+    write: bool = True,
+) -> list[FileOutcome]:
+    """Register a batch of files; one outcome per file, in the batch's order.
 
     ``rses`` maps RSE names to (id, base URL). A file that contradicts its stored registration
-    (checksum, size, type, deleted name) is reported as a conflict and not written. A file the
-    batch names again is checked against its first registration, in a second pass.
+    (checksum, size, type, deleted name), or an earlier line of the batch naming the same DID,
+    is a conflict and is not written. An identical file is unchanged, but replicas it lists
+    that are not stored yet are added. With ``write=False`` only conflicts are looked for.
     """
-    result = BatchResult()
-    await ensure_scopes(session, {item.spec.key.scope for item in batch}, now)
     existing = await find_dids(session, [item.spec.key for item in batch])
-    fresh: list[PreparedFile] = []
-    known: list[tuple[int, PreparedFile]] = []
-    seen: set[DIDKey] = set()
-    repeats: list[PreparedFile] = []
-    for item in batch:
-        if item.spec.key in seen:
-            repeats.append(item)
+    outcomes, fresh = _classify(batch, existing)
+    if write and fresh:
+        await ensure_scopes(session, {batch[i].spec.key.scope for i in fresh}, now)
+        new_ids = await _insert_dids(session, [batch[i] for i in fresh], now)
+        await _insert_details(
+            session, [(d, batch[i]) for d, i in zip(new_ids, fresh, strict=True)], index_cells
+        )
+        for did_id, index in zip(new_ids, fresh, strict=True):
+            outcomes[index] = FileOutcome(Outcome.REGISTERED, did_id)
+    ids = {batch[i].spec.key: o.did_id for i, o in enumerate(outcomes) if o and o.did_id}
+    final = [
+        o
+        if o is not None
+        else FileOutcome(
+            Outcome.UNCHANGED if batch[i].spec.key in ids else Outcome.REGISTERED,
+            ids.get(batch[i].spec.key),
+        )
+        for i, o in enumerate(outcomes)
+    ]
+    if write:
+        await _add_replicas(session, batch, final, rses, now)
+    return final
+
+
+async def _add_replicas(
+    session: AsyncSession,
+    batch: Sequence[PreparedFile],
+    outcomes: list[FileOutcome],
+    rses: dict[str, tuple[int, str]],
+    now: datetime,
+) -> None:
+    wanted: dict[tuple[int, int], dict[str, Any]] = {}
+    for item, outcome in zip(batch, outcomes, strict=True):
+        if outcome.did_id is None or outcome.outcome is Outcome.CONFLICT:
             continue
-        seen.add(item.spec.key)
-        row = existing.get(item.spec.key)
-        if row is None:
-            fresh.append(item)
-            continue
-        problem = _conflict(item.spec, row)
-        if problem:
-            result.outcomes.append((Outcome.CONFLICT, item.spec.key, problem))
-        else:
-            result.outcomes.append((Outcome.UNCHANGED, item.spec.key, ""))
-            result.did_ids.append(row["id"])
-            known.append((row["id"], item))
-    replica_rows = await _missing_replicas(session, known, rses, now) if known else []
-    if fresh:
-        new_ids = await _insert_dids(session, fresh, now)
-        result.new_ids = new_ids
-        result.did_ids.extend(new_ids)
-        result.outcomes.extend((Outcome.REGISTERED, i.spec.key, "") for i in fresh)
-        await _insert_details(session, list(zip(new_ids, fresh, strict=True)), index_cells)
-        replica_rows += [
-            row
-            for did_id, item in zip(new_ids, fresh, strict=True)
-            for row in _replica_rows(did_id, item.spec, rses, now)
-        ]
-    if replica_rows:
-        await session.execute(insert(t.replica), replica_rows)
-    if repeats:
-        again = await add_files(session, repeats, rses, now, index_cells)
-        result.outcomes.extend(again.outcomes)
-        result.did_ids.extend(again.did_ids)
-    return result
+        for row in _replica_rows(outcome.did_id, item.spec, rses, now):
+            wanted.setdefault((row["did_id"], row["rse_id"]), row)
+    ids = sorted({did_id for did_id, _ in wanted})
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        stored = await session.execute(
+            select(t.replica.c.did_id, t.replica.c.rse_id).where(
+                t.replica.c.did_id.in_(ids[start : start + _LOOKUP_CHUNK])
+            )
+        )
+        for pair in stored:
+            wanted.pop((pair.did_id, pair.rse_id), None)
+    if wanted:
+        await session.execute(insert(t.replica), list(wanted.values()))
 
 
 async def _insert_dids(

@@ -128,16 +128,16 @@ def _meta_condition(c: Condition) -> ColumnElement[bool]:  # noqa: PLR0911 - one
     column, types = _value_column(value)
     bound = float(value) if isinstance(value, bool) else value
     if c.op is Op.CONTAINS:
-        element_types = ["list"]
+        element_types = [f"list:{name}" for name in types]
         return _meta_exists(c.key, t.did_meta.c.value_type.in_(element_types), column == bound)
     if c.op is Op.NE:
         return and_(
-            _meta_exists(c.key, t.did_meta.c.value_type != "list"),
+            _meta_exists(c.key, t.did_meta.c.value_type.not_like("list%")),
             not_(_meta_exists(c.key, t.did_meta.c.value_type.in_(types), column == bound)),
         )
     if c.op is Op.NOT_LIKE:
         return and_(
-            _meta_exists(c.key, t.did_meta.c.value_type != "list"),
+            _meta_exists(c.key, t.did_meta.c.value_type.not_like("list%")),
             not_(_meta_exists(c.key, _compare(t.did_meta.c.v_text, Op.LIKE, value))),
         )
     if c.op is Op.LIKE:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalogue.coverage import Coverage
@@ -17,15 +17,16 @@ from catalogue.store.filter_sql import escape_like, filter_clause
 from catalogue.store.region_index import candidate_ids
 from catalogue.store.rows import did_from_row
 
-_NULL_LAST = 1e300
+_BEYOND = 1e300  # stands for a missing time or size, so such DIDs sort last either way
 
 
-def _sort_column(sort: SortKey) -> ColumnElement[Any]:
-    if sort is SortKey.TIME:
-        return func.coalesce(t.coverage.c.t_min, _NULL_LAST)
-    if sort is SortKey.SIZE:
-        return func.coalesce(t.did.c.bytes, -1)
-    return t.did.c[sort.value]
+def _sort_column(query: DIDQuery) -> ColumnElement[Any]:
+    missing = -_BEYOND if query.descending else _BEYOND
+    if query.sort is SortKey.TIME:
+        return func.coalesce(t.coverage.c.t_min, missing)
+    if query.sort is SortKey.SIZE:
+        return func.coalesce(t.did.c.bytes, missing)
+    return t.did.c[query.sort.value]
 
 
 def _range_overlap(
@@ -101,21 +102,23 @@ def matches_region(
 
 
 async def _region_page(session: AsyncSession, query: DIDQuery) -> Page[DID]:
+    """Candidates in SQL order; exact decisions here; the cursor's position decided by SQL.
+
+    The total needs every candidate decided, so the cursor is not a WHERE clause but a
+    computed column: the database compares with its own collation, as ORDER BY does.
+    """
     assert query.region is not None  # noqa: S101 - the caller checked
-    sort = _sort_column(query.sort)
-    statement = _ordered(
-        query,
-        _base(
-            query,
-            t.did,
-            sort.label("sort_value"),
-            t.coverage.c.moc,
-            t.coverage.c.moc_order,
-            t.characterisation.c.s_region,
-        ),
-        sort,
-    )
-    after = decode_cursor(query)
+    sort = _sort_column(query)
+    after = _after(query, sort)
+    columns = [
+        t.did,
+        sort.label("sort_value"),
+        t.coverage.c.moc,
+        t.coverage.c.moc_order,
+        t.characterisation.c.s_region,
+        case((and_(*after), True), else_=False).label("after") if after else true().label("after"),
+    ]
+    statement = _ordered(query, _base(query, *columns), sort)
     items: list[Any] = []
     total = 0
     for row in (await session.execute(statement)).mappings():
@@ -124,15 +127,9 @@ async def _region_page(session: AsyncSession, query: DIDQuery) -> Page[DID]:
         if not matches_region(query.region, coverage, s_region):
             continue
         total += 1
-        if after is not None and not _is_after(query, (row["sort_value"], row["id"]), after):
-            continue
-        if len(items) <= query.limit:
+        if row["after"] and len(items) <= query.limit:
             items.append(row)
     return _page(query, items, total)
-
-
-def _is_after(query: DIDQuery, position: tuple[Any, int], after: tuple[Any, int]) -> bool:
-    return position < after if query.descending else position > after
 
 
 def _page(query: DIDQuery, rows: list[Any], total: int) -> Page[DID]:
@@ -149,7 +146,7 @@ async def list_dids(session: AsyncSession, query: DIDQuery) -> Page[DID]:
     """One page of the DIDs a query selects, its exact total, and the next page's cursor."""
     if query.region is not None:
         return await _region_page(session, query)
-    sort = _sort_column(query.sort)
+    sort = _sort_column(query)
     total = await session.scalar(
         select(func.count()).select_from(_base(query, t.did.c.id).subquery())
     )

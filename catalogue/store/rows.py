@@ -88,7 +88,17 @@ def meta_rows(did_id: int, metadata: Mapping[str, MetaValue]) -> list[dict[str, 
             elements = value or [None]
             for position, element in enumerate(elements):
                 typed = _typed_columns(element) if element is not None else {}
-                rows.append({**base, **empty, **typed, "position": position, "value": encoded})
+                kind = f"list:{value_type(element)}" if element is not None else "list"
+                rows.append(
+                    {
+                        **base,
+                        **empty,
+                        **typed,
+                        "value_type": kind,
+                        "position": position,
+                        "value": encoded,
+                    }
+                )
         else:
             rows.append(
                 {**base, **empty, **_typed_columns(value), "position": 0, "value": _encode(value)}

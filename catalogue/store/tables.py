@@ -138,7 +138,7 @@ did_meta = Table(
     Column("did_id", Id, ForeignKey("did.id"), nullable=False),
     Column("key", String(128), nullable=False),
     Column("position", Integer, nullable=False),
-    Column("value_type", String(8), nullable=False),
+    Column("value_type", String(16), nullable=False),  # list elements: "list:integer"
     Column("v_text", Text),
     Column("v_num", Float),
     Column("v_time", Timestamp),

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from catalogue.errors import AttachmentError, ConflictError
 from catalogue.ingest import Candidate, Rejected, read_manifest
 from catalogue.models import RSE, DIDKey, DIDType, ReplicaState
 from catalogue.query import DIDQuery
@@ -135,7 +134,10 @@ async def test_a_file_named_twice_with_other_checksums_is_a_conflict(catalogue):
     records = [file_record("f1"), file_record("f1", adler32="00000001")]
     summary = await catalogue.register_files(manifest(records), all_or_nothing=True)
     assert summary.problems == [
-        ("line 2", "lake:f1 is already registered with different adler32 00ff0098 -> 00000001")
+        (
+            "line 2",
+            "lake:f1 is named earlier in the batch with different adler32 00ff0098 -> 00000001",
+        )
     ]
     assert await all_names(catalogue) == []
 
@@ -486,23 +488,44 @@ async def test_a_manifest_dataset_gets_the_extent_of_its_files(catalogue):
     )
 
 
-async def test_a_line_naming_a_closed_dataset_fails_the_run_and_writes_nothing(catalogue):
+async def test_a_line_naming_a_closed_dataset_is_reported_and_nothing_is_written(catalogue):
     await catalogue.add_collection(key("ds"), DIDType.DATASET)
     await catalogue.close(key("ds"))
-    with pytest.raises(AttachmentError, match=r"lake:ds is closed; it takes no new content"):
-        await catalogue.register_files(
-            manifest([file_record("f1"), file_record("f2", dataset="ds")]), all_or_nothing=True
-        )
+    summary = await catalogue.register_files(
+        manifest([file_record("f1"), file_record("f2", dataset="ds")]), all_or_nothing=True
+    )
+    assert summary.problems == [("line 2", "dataset lake:ds is closed; it takes no new files")]
     assert await all_names(catalogue) == ["lake:ds"]
 
 
-async def test_a_line_naming_a_container_as_its_dataset_fails_the_run(catalogue):
+async def test_a_line_naming_a_container_as_its_dataset_is_reported(catalogue):
     await catalogue.add_collection(key("box"), DIDType.CONTAINER)
-    with pytest.raises(ConflictError, match=r"lake:box is already registered as a CONTAINER"):
-        await catalogue.register_files(
-            manifest([file_record("f1", dataset="box")]), all_or_nothing=True
-        )
+    summary = await catalogue.register_files(
+        manifest([file_record("f1", dataset="box")]), all_or_nothing=True
+    )
+    assert summary.problems == [
+        ("line 1", "lake:box is a CONTAINER, not a dataset; files attach to datasets")
+    ]
     assert await all_names(catalogue) == ["lake:box"]
+
+
+async def test_in_fits_mode_a_file_for_a_closed_dataset_is_skipped_and_others_kept(catalogue):
+    await catalogue.add_collection(key("ds"), DIDType.DATASET)
+    await catalogue.close(key("ds"))
+    summary = await catalogue.register_files(
+        manifest([file_record("f1"), file_record("f2", dataset="ds")]), all_or_nothing=False
+    )
+    assert (summary.registered, summary.failed) == (1, 1)
+    assert await all_names(catalogue) == ["lake:ds", "lake:f1"]
+
+
+async def test_every_conflict_is_reported_even_after_the_first_problem(catalogue):
+    await catalogue.register_files(manifest([file_record("f9")]), all_or_nothing=True)
+    records = [file_record("bad", adler32="zz")] + [file_record(f"n{i}") for i in range(60)]
+    records.append(file_record("f9", adler32="00000001"))
+    summary = await catalogue.register_files(manifest(records), all_or_nothing=True)
+    assert [where for where, _ in summary.problems] == ["line 1", "line 62"]
+    assert "lake:f9 is already registered with different adler32" in summary.problems[1][1]
 
 
 # --- metadata --------------------------------------------------------------------------------

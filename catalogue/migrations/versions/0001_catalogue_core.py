@@ -177,7 +177,7 @@ def upgrade() -> None:
         sa.Column("did_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("key", sa.String(length=128), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("value_type", sa.String(length=8), nullable=False),
+        sa.Column("value_type", sa.String(length=16), nullable=False),
         sa.Column("v_text", sa.Text(), nullable=True),
         sa.Column("v_num", sa.Float(), nullable=True),
         sa.Column("v_time", sa.DateTime(timezone=True), nullable=True),

@@ -1,0 +1,131 @@
+"""One ingest run: validate each file, check it against the store, write it, keep the summary.
+
+Every refusal is attributed to the input it came from (``line N`` or a path) and reported in
+input order. Checks that can fail for one file — its region, its RSEs, its dataset, its
+checksums against the stored registration — are made per file before anything is written,
+so a refused file never leaves half of itself behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalogue.ingest import Candidate, Rejected, prepare
+from catalogue.models import DIDKey, DIDType, RunSummary
+from catalogue.store import dids, files
+from catalogue.store.extents import Contribution, combine
+
+Accepted = tuple[Candidate, files.PreparedFile]
+
+
+@dataclass(slots=True)
+class Registration:
+    """The state of one run over one session; the caller owns the transactions."""
+
+    session: AsyncSession
+    moc_order: int
+    index_cells: int
+    summary: RunSummary = field(default_factory=RunSummary)
+    _order: dict[str, int] = field(default_factory=dict)
+
+    def refuse(self, where: str, reason: str) -> None:
+        """Count and report one refused input."""
+        self.summary.failed += 1
+        self.summary.problems.append((where, reason))
+
+    async def add_batch(self, batch: list[Candidate | Rejected], *, write: bool) -> None:
+        """Check a batch and, when ``write``, register what passes."""
+        for item in batch:
+            self._order.setdefault(item.where, len(self._order))
+        candidates: list[Candidate] = []
+        for item in batch:
+            if isinstance(item, Rejected):
+                self.refuse(item.where, item.reason)
+            else:
+                candidates.append(item)
+        accepted: list[Accepted] = []
+        for candidate, result in zip(candidates, prepare(candidates, self.moc_order), strict=True):
+            if isinstance(result, Rejected):
+                self.refuse(result.where, result.reason)
+            else:
+                accepted.append((candidate, result))
+        accepted, rses = await self._check_rses(accepted)
+        accepted = await self._check_datasets(accepted)
+        if accepted:
+            await self._register(accepted, rses, write=write)
+
+    def finish(self) -> RunSummary:
+        """The summary, its problems in input order."""
+        self.summary.problems.sort(key=lambda p: self._order.get(p[0], len(self._order)))
+        return self.summary
+
+    async def _check_rses(
+        self, accepted: list[Accepted]
+    ) -> tuple[list[Accepted], dict[str, tuple[int, str]]]:
+        names = {r.rse for _, p in accepted for r in p.spec.replicas}
+        found = await dids.find_rses(self.session, names)
+        problems = {name: dids.rse_problem(name, found.get(name)) for name in names}
+        usable: list[Accepted] = []
+        for candidate, item in accepted:
+            refused = [problems[r.rse] for r in item.spec.replicas if problems[r.rse]]
+            if refused:
+                self.refuse(candidate.where, str(refused[0]))
+            else:
+                usable.append((candidate, item))
+        return usable, {name: (rse_id, url) for name, (rse_id, url, _) in found.items()}
+
+    async def _check_datasets(self, accepted: list[Accepted]) -> list[Accepted]:
+        keys = {c.dataset for c, _ in accepted if c.dataset is not None}
+        rows = await files.find_dids(self.session, sorted(keys))
+        problems = {key: dids.dataset_problem(key, rows.get(key)) for key in keys}
+        usable: list[Accepted] = []
+        for candidate, item in accepted:
+            problem = problems.get(candidate.dataset) if candidate.dataset else None
+            if problem:
+                self.refuse(candidate.where, problem)
+            else:
+                usable.append((candidate, item))
+        return usable
+
+    async def _register(
+        self, accepted: list[Accepted], rses: dict[str, tuple[int, str]], *, write: bool
+    ) -> None:
+        now = datetime.now(UTC)
+        outcomes = await files.add_files(
+            self.session, [p for _, p in accepted], rses, now, self.index_cells, write=write
+        )
+        members: dict[DIDKey, list[tuple[int, files.PreparedFile]]] = {}
+        for (candidate, item), outcome in zip(accepted, outcomes, strict=True):
+            if outcome.outcome is files.Outcome.CONFLICT:
+                self.refuse(candidate.where, outcome.message)
+                continue
+            if outcome.outcome is files.Outcome.REGISTERED:
+                self.summary.registered += 1
+                if item.coverage is None:
+                    self.summary.without_coverage.append(str(item.spec.key))
+            else:
+                self.summary.unchanged += 1
+            if write and candidate.dataset is not None and outcome.did_id is not None:
+                members.setdefault(candidate.dataset, []).append((outcome.did_id, item))
+        for dataset_key, group in members.items():
+            await self._attach(dataset_key, group, now)
+
+    async def _attach(
+        self, key: DIDKey, group: list[tuple[int, files.PreparedFile]], now: datetime
+    ) -> None:
+        await dids.add_collection(self.session, key, DIDType.DATASET, {}, now)
+        parent = await dids.require_did(self.session, key)
+        contribution = combine([_contribution(item) for _, item in group])
+        await dids.attach_ids(
+            self.session, parent, [i for i, _ in group], now, self.index_cells, contribution
+        )
+
+
+def _contribution(item: files.PreparedFile) -> Contribution:
+    char = item.characterisation
+    return Contribution(
+        item.coverage, char.get("t_min"), char.get("t_max"), char.get("em_min"), char.get("em_max")
+    )
