@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None
     moc_order: int = Field(default=10, ge=3, le=16)
-    index_cells: int = Field(default=24, ge=4, le=256)
+    index_cells: int = Field(default=24, ge=12, le=256)
     log_level: str = "INFO"
 
     @property

@@ -103,6 +103,23 @@ def check_md5(value: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks: a token's subject with its groups and scopes.
+
+    Every write names its caller; the security issue (8) decides what each may do. Until
+    then the command line acts as :data:`LOCAL_OPERATOR` and the API as the request's caller.
+    """
+
+    subject: str
+    groups: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+
+
+LOCAL_OPERATOR = Caller("local-operator")
+ANONYMOUS = Caller("anonymous")
+
+
+@dataclass(frozen=True, slots=True)
 class RSE:
     """A storage element: where replicas live, and with what quality of service."""
 
@@ -221,6 +238,7 @@ class RunSummary:
     failed: int = 0
     without_coverage: list[str] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)
+    outcomes: dict[str, str] | None = None  # where -> registered | unchanged, when asked for
 
     def __str__(self) -> str:
         return (

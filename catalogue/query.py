@@ -6,14 +6,14 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from catalogue.coverage import Coverage
 from catalogue.errors import InvalidQueryError
 from catalogue.filters import Filter
-from catalogue.models import DIDType, Intersect
+from catalogue.models import DIDKey, DIDType, Intersect
 from catalogue.region import Region
 
 MAX_PAGE = 2000
@@ -26,6 +26,21 @@ class SortKey(StrEnum):
     CREATED = "created_at"
     SIZE = "bytes"
     TIME = "t_min"
+
+
+class FacetField(StrEnum):
+    """Fields a search can count its results by."""
+
+    SCOPE = "scope"
+    TYPE = "did_type"
+    COLLECTION = "obs_collection"
+    FACILITY = "facility_name"
+    INSTRUMENT = "instrument_name"
+    DATAPRODUCT_TYPE = "dataproduct_type"
+    CALIB_LEVEL = "calib_level"
+    TARGET = "target_name"
+    DATA_RIGHTS = "data_rights"
+    RSE = "rse"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -59,6 +74,7 @@ class DIDQuery:
     scopes: tuple[str, ...] = ()
     types: tuple[DIDType, ...] = ()
     name: str | None = None
+    parent: DIDKey | None = None
     filter: Filter | None = None
     region: RegionFilter | None = None
     time: tuple[float | None, float | None] | None = None
@@ -82,6 +98,7 @@ class DIDQuery:
             digest = hashlib.sha256(self.region.coverage.to_bytes()).hexdigest()
             region = [digest, self.region.intersect.value, repr(self.region.shape)]
         parts = [
+            str(self.parent),
             list(self.scopes),
             [t.value for t in self.types],
             self.name,
@@ -94,6 +111,15 @@ class DIDQuery:
         ]
         text = json.dumps(parts, default=str, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+_MJD_EPOCH = datetime(1858, 11, 17, tzinfo=UTC)
+
+
+def mjd(moment: datetime) -> float:
+    """Modified Julian Date (UTC, leap seconds ignored: below a millisecond per day)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return (aware - _MJD_EPOCH).total_seconds() / 86400.0
 
 
 def encode_cursor(query: DIDQuery, sort_value: Any, did_id: int) -> str:

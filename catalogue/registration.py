@@ -28,8 +28,13 @@ class Registration:
     session: AsyncSession
     moc_order: int
     index_cells: int
+    track_outcomes: bool = False
     summary: RunSummary = field(default_factory=RunSummary)
     _order: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.track_outcomes:
+            self.summary.outcomes = {}
 
     def refuse(self, where: str, reason: str) -> None:
         """Count and report one refused input."""
@@ -102,6 +107,8 @@ class Registration:
             if outcome.outcome is files.Outcome.CONFLICT:
                 self.refuse(candidate.where, outcome.message)
                 continue
+            if self.summary.outcomes is not None:
+                self.summary.outcomes[candidate.where] = outcome.outcome.value
             if outcome.outcome is files.Outcome.REGISTERED:
                 self.summary.registered += 1
                 if item.coverage is None:

@@ -2,36 +2,51 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import islice
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from catalogue.coverage import Coverage
+from catalogue.bulk_reads import BulkReads
+from catalogue.coverage import Coverage, check_order
 from catalogue.errors import InvalidInputError
 from catalogue.ingest import Candidate, Rejected
 from catalogue.models import (
     DID,
+    LOCAL_OPERATOR,
     RSE,
+    Caller,
     DIDDetail,
     DIDKey,
     DIDType,
     MetaValue,
     Page,
+    ReplicaSpec,
+    ReplicaState,
     RunSummary,
     check_metadata,
     check_rse,
 )
-from catalogue.query import DIDQuery
+from catalogue.query import DIDQuery, FacetField
 from catalogue.registration import Registration
-from catalogue.store import dids, queries
+from catalogue.store import aggregates, dids, queries
 
 Progress = Callable[[int], None]
 
 
+_log = logging.getLogger("lakecat.audit")
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _audit(caller: Caller, action: str, target: object) -> None:
+    """Every write says who did it (a queryable audit log comes with issue 8)."""
+    _log.info("%s %s %s", caller.subject, action, target)
 
 
 def _batches(
@@ -54,17 +69,19 @@ class Catalogue:
         batch_size: int = 2000,
     ) -> None:
         self._sessions = sessions
+        self.reads = BulkReads(sessions)
         self.moc_order = moc_order
         self._index_cells = index_cells
         self._batch_size = batch_size
 
     # -- storage elements and scopes -------------------------------------------------------
 
-    async def add_rse(self, rse: RSE) -> None:
+    async def add_rse(self, rse: RSE, *, caller: Caller = LOCAL_OPERATOR) -> None:
         """Register a storage element."""
         check_rse(rse)
         async with self._sessions.begin() as session:
             await dids.add_rse(session, rse, _now())
+        _audit(caller, "registered RSE", rse.name)
 
     async def require_rse(self, name: str) -> None:
         """Fail with a message saying how to register the RSE when it is missing."""
@@ -81,45 +98,88 @@ class Catalogue:
         async with self._sessions() as session:
             return await dids.list_scopes(session)
 
-    # -- collections and the DID graph -----------------------------------------------------
+    # -- collections, the DID graph, metadata and replicas ---------------------------------
 
     async def add_collection(
-        self, key: DIDKey, did_type: DIDType, metadata: dict[str, MetaValue] | None = None
+        self,
+        key: DIDKey,
+        did_type: DIDType,
+        metadata: dict[str, MetaValue] | None = None,
+        *,
+        caller: Caller = LOCAL_OPERATOR,
     ) -> DID:
         """Create an open dataset or container (idempotent for the same type)."""
         if did_type is DIDType.FILE:
             raise InvalidInputError("files are registered with their checksums, not created empty")
         async with self._sessions.begin() as session:
-            did, _ = await dids.add_collection(
+            did, created = await dids.add_collection(
                 session, key, did_type, check_metadata(metadata or {}), _now()
             )
-            return did
+        if created:
+            _audit(caller, f"created {did_type}", key)
+        return did
 
-    async def attach(self, parent: DIDKey, children: Sequence[DIDKey]) -> int:
+    async def attach(
+        self, parent: DIDKey, children: Sequence[DIDKey], *, caller: Caller = LOCAL_OPERATOR
+    ) -> int:
         """Attach DIDs to a collection; returns how many were new. Cycles are rejected."""
         async with self._sessions.begin() as session:
             parent_row = await dids.require_did(session, parent)
             rows = [await dids.require_did(session, c) for c in children]
-            return await dids.attach(session, parent_row, rows, _now(), self._index_cells)
+            added = await dids.attach(session, parent_row, rows, _now(), self._index_cells)
+        _audit(caller, f"attached {added} to", parent)
+        return added
 
-    async def detach(self, parent: DIDKey, children: Sequence[DIDKey]) -> int:
+    async def detach(
+        self, parent: DIDKey, children: Sequence[DIDKey], *, caller: Caller = LOCAL_OPERATOR
+    ) -> int:
         """Detach DIDs from a collection; returns how many were attached."""
         async with self._sessions.begin() as session:
             parent_row = await dids.require_did(session, parent)
             rows = [await dids.require_did(session, c) for c in children]
-            return await dids.detach(session, parent_row, rows, _now(), self._index_cells)
+            removed = await dids.detach(session, parent_row, rows, _now(), self._index_cells)
+        _audit(caller, f"detached {removed} from", parent)
+        return removed
 
-    async def close(self, key: DIDKey) -> None:
+    async def close(self, key: DIDKey, *, caller: Caller = LOCAL_OPERATOR) -> None:
         """Close a collection to new content."""
         async with self._sessions.begin() as session:
             await dids.close(session, await dids.require_did(session, key), _now())
+        _audit(caller, "closed", key)
 
-    async def set_metadata(self, key: DIDKey, metadata: dict[str, MetaValue]) -> None:
-        """Set metadata keys of a DID (other keys are kept)."""
+    async def set_metadata(
+        self,
+        key: DIDKey,
+        metadata: dict[str, MetaValue],
+        *,
+        replace_all: bool = False,
+        caller: Caller = LOCAL_OPERATOR,
+    ) -> None:
+        """Set metadata keys of a DID; others are kept unless ``replace_all``."""
         values = check_metadata(metadata)
         async with self._sessions.begin() as session:
             row = await dids.require_did(session, key)
-            await dids.set_metadata(session, row["id"], values, _now())
+            await dids.set_metadata(session, row["id"], values, _now(), replace_all=replace_all)
+        _audit(caller, "set metadata of", key)
+
+    async def add_replicas(
+        self, key: DIDKey, replicas: Sequence[ReplicaSpec], *, caller: Caller = LOCAL_OPERATOR
+    ) -> int:
+        """Add replicas of a file; returns how many were new."""
+        async with self._sessions.begin() as session:
+            row = await dids.require_did(session, key)
+            added = await dids.add_replicas(session, row, replicas, _now())
+        _audit(caller, f"added {added} replicas of", key)
+        return added
+
+    async def set_replica_state(
+        self, key: DIDKey, rse: str, state: ReplicaState, *, caller: Caller = LOCAL_OPERATOR
+    ) -> None:
+        """Set the state of a file's replica on an RSE."""
+        async with self._sessions.begin() as session:
+            row = await dids.require_did(session, key)
+            await dids.set_replica_state(session, row, rse, state, _now())
+        _audit(caller, f"set replica on {rse} to {state} for", key)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -151,6 +211,19 @@ class Catalogue:
         async with self._sessions() as session:
             return await queries.list_dids(session, query)
 
+    async def facets(
+        self, query: DIDQuery, fields: Sequence[FacetField], limit: int = 50
+    ) -> dict[FacetField, list[tuple[Any, int]]]:
+        """Counts of the query's results by each field's values."""
+        async with self._sessions() as session:
+            return await aggregates.facet_counts(session, query, fields, limit)
+
+    async def union_coverage(self, query: DIDQuery, max_order: int) -> Coverage:
+        """The union MOC of everything the query selects."""
+        check_order(max_order)
+        async with self._sessions() as session:
+            return await aggregates.union_coverage(session, query, max_order)
+
     # -- registering files -----------------------------------------------------------------
 
     async def register_files(
@@ -159,6 +232,8 @@ class Catalogue:
         *,
         all_or_nothing: bool,
         progress: Progress | None = None,
+        track_outcomes: bool = False,
+        caller: Caller = LOCAL_OPERATOR,
     ) -> RunSummary:
         """Register files in batches, attaching each to its dataset.
 
@@ -168,7 +243,9 @@ class Catalogue:
         files are skipped and reported (docs/decisions/0003-ingest-atomicity.md).
         """
         async with self._sessions() as session:
-            run = Registration(session, self.moc_order, self._index_cells)
+            run = Registration(
+                session, self.moc_order, self._index_cells, track_outcomes=track_outcomes
+            )
             transaction = await session.begin()
             for batch in _batches(items, self._batch_size):
                 await run.add_batch(batch, write=not (all_or_nothing and run.summary.failed))
@@ -185,4 +262,5 @@ class Catalogue:
                 summary.without_coverage.clear()
             else:
                 await transaction.commit()
+        _audit(caller, f"registered files ({summary})", "-")
         return summary

@@ -19,6 +19,7 @@ from catalogue.models import (
     DIDType,
     MetaValue,
     Replica,
+    ReplicaSpec,
     ReplicaState,
 )
 from catalogue.store import tables as t
@@ -28,7 +29,7 @@ from catalogue.store.extents import (
     merge_upward,
     recompute_upward,
 )
-from catalogue.store.files import ensure_scopes, find_dids
+from catalogue.store.files import ensure_scopes, find_dids, replica_url
 from catalogue.store.rows import (
     coverage_from_row,
     did_from_row,
@@ -374,12 +375,18 @@ async def get_detail(session: AsyncSession, key: DIDKey) -> DIDDetail | None:
 
 
 async def set_metadata(
-    session: AsyncSession, did_id: int, metadata: dict[str, MetaValue], now: datetime
+    session: AsyncSession,
+    did_id: int,
+    metadata: dict[str, MetaValue],
+    now: datetime,
+    *,
+    replace_all: bool = False,
 ) -> None:
-    """Set (replace) metadata keys of a DID."""
-    await session.execute(
-        delete(t.did_meta).where(t.did_meta.c.did_id == did_id, t.did_meta.c.key.in_(metadata))
-    )
+    """Set metadata keys of a DID; with ``replace_all`` the keys not given are removed."""
+    stale = t.did_meta.c.did_id == did_id
+    if not replace_all:
+        stale = stale & t.did_meta.c.key.in_(metadata)
+    await session.execute(delete(t.did_meta).where(stale))
     rows = meta_rows(did_id, metadata)
     if rows:
         await session.execute(insert(t.did_meta), rows)
@@ -400,3 +407,62 @@ async def get_coverage(session: AsyncSession, did_id: int) -> Coverage | None:
         .first()
     )
     return coverage_from_row(row) if row else None
+
+
+async def add_replicas(
+    session: AsyncSession, row: Any, replicas: Sequence[ReplicaSpec], now: datetime
+) -> int:
+    """Add replicas of a file; an identical one is kept, another URL on the same RSE conflicts."""
+    key = DIDKey(row["scope"], row["name"])
+    if row["did_type"] != DIDType.FILE:
+        raise ConflictError(f"{key} is a {row['did_type']}; only files have replicas")
+    found = await find_rses(session, {r.rse for r in replicas})
+    stored = dict(
+        (
+            await session.execute(
+                select(t.replica.c.rse_id, t.replica.c.url).where(t.replica.c.did_id == row["id"])
+            )
+        )
+        .tuples()
+        .all()
+    )
+    added = 0
+    for replica in replicas:
+        problem = rse_problem(replica.rse, found.get(replica.rse))
+        if problem:
+            raise NotFoundError(problem) if replica.rse not in found else ConflictError(problem)
+        rse_id, base_url, _ = found[replica.rse]
+        url = replica_url(replica, base_url, key)
+        if rse_id in stored:
+            if stored[rse_id] != url:
+                raise ConflictError(
+                    f"{key} already has a replica on {replica.rse} at {stored[rse_id]}"
+                )
+            continue
+        await session.execute(
+            insert(t.replica).values(
+                did_id=row["id"],
+                rse_id=rse_id,
+                url=url,
+                state=replica.state.value,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        stored[rse_id] = url
+        added += 1
+    return added
+
+
+async def set_replica_state(
+    session: AsyncSession, row: Any, rse_name: str, state: ReplicaState, now: datetime
+) -> None:
+    """Change the state of a file's replica on an RSE."""
+    rse_id, _, _ = await require_rse(session, rse_name)
+    result = await session.execute(
+        update(t.replica)
+        .where(t.replica.c.did_id == row["id"], t.replica.c.rse_id == rse_id)
+        .values(state=state.value, updated_at=now)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise NotFoundError(f"{row['scope']}:{row['name']} has no replica on {rse_name}")

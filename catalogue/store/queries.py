@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
+from sqlalchemy import ColumnElement, RowMapping, Select, and_, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalogue.coverage import Coverage
@@ -49,6 +50,14 @@ def _where(query: DIDQuery) -> list[ColumnElement[bool]]:
         where.append(t.did.c.did_type.in_([d.value for d in query.types]))
     if query.name:
         where.append(t.did.c.name.like(escape_like(query.name.replace("*", "%")), escape="\\"))
+    if query.parent is not None:
+        parent = select(t.did.c.id).where(
+            t.did.c.scope == query.parent.scope, t.did.c.name == query.parent.name
+        )
+        children = select(t.attachment.c.child_id).where(
+            t.attachment.c.parent_id == parent.scalar_subquery()
+        )
+        where.append(t.did.c.id.in_(children))
     if query.filter is not None:
         where.append(filter_clause(query.filter))
     if query.time is not None:
@@ -60,7 +69,8 @@ def _where(query: DIDQuery) -> list[ColumnElement[bool]]:
     return where
 
 
-def _base(query: DIDQuery, *columns: Any) -> Select[Any]:
+def base_query(query: DIDQuery, *columns: Any) -> Select[Any]:
+    """SELECT columns FROM did ⟕ characterisation ⟕ coverage WHERE the query holds."""
     joined = t.did.outerjoin(t.characterisation, t.characterisation.c.did_id == t.did.c.id)
     joined = joined.outerjoin(t.coverage, t.coverage.c.did_id == t.did.c.id)
     return select(*columns).select_from(joined).where(*_where(query))
@@ -101,31 +111,41 @@ def matches_region(
     return region.coverage.overlaps(coverage)
 
 
-async def _region_page(session: AsyncSession, query: DIDQuery) -> Page[DID]:
-    """Candidates in SQL order; exact decisions here; the cursor's position decided by SQL.
+async def region_rows(
+    session: AsyncSession, query: DIDQuery, *columns: Any
+) -> AsyncIterator[RowMapping]:
+    """Rows of the DIDs a region query selects, in sort order, each decided exactly.
 
-    The total needs every candidate decided, so the cursor is not a WHERE clause but a
-    computed column: the database compares with its own collation, as ORDER BY does.
+    Each row has ``id``, ``sort_value``, ``moc``, ``moc_order`` and ``after`` (whether it
+    lies after the query's cursor, compared by the database with its own collation, as
+    ORDER BY is), plus the given columns.
     """
-    assert query.region is not None  # noqa: S101 - the caller checked
+    assert query.region is not None  # noqa: S101 - callers check
     sort = _sort_column(query)
     after = _after(query, sort)
-    columns = [
-        t.did,
+    selected = [
+        t.did.c.id,
+        t.did.c.did_type,
         sort.label("sort_value"),
         t.coverage.c.moc,
         t.coverage.c.moc_order,
         t.characterisation.c.s_region,
         case((and_(*after), True), else_=False).label("after") if after else true().label("after"),
+        *columns,
     ]
-    statement = _ordered(query, _base(query, *columns), sort)
-    items: list[Any] = []
-    total = 0
+    statement = _ordered(query, base_query(query, *selected), sort)
     for row in (await session.execute(statement)).mappings():
         coverage = Coverage.from_bytes(row["moc"], row["moc_order"]) if row["moc"] else None
         s_region = row["s_region"] if row["did_type"] == "FILE" else None
-        if not matches_region(query.region, coverage, s_region):
-            continue
+        if matches_region(query.region, coverage, s_region):
+            yield row
+
+
+async def _region_page(session: AsyncSession, query: DIDQuery) -> Page[DID]:
+    """The total needs every candidate decided, so the cursor is a column, not a WHERE."""
+    items: list[Any] = []
+    total = 0
+    async for row in region_rows(session, query, t.did):
         total += 1
         if row["after"] and len(items) <= query.limit:
             items.append(row)
@@ -148,9 +168,9 @@ async def list_dids(session: AsyncSession, query: DIDQuery) -> Page[DID]:
         return await _region_page(session, query)
     sort = _sort_column(query)
     total = await session.scalar(
-        select(func.count()).select_from(_base(query, t.did.c.id).subquery())
+        select(func.count()).select_from(base_query(query, t.did.c.id).subquery())
     )
-    statement = _ordered(query, _base(query, t.did, sort.label("sort_value")), sort)
+    statement = _ordered(query, base_query(query, t.did, sort.label("sort_value")), sort)
     statement = statement.where(*_after(query, sort)).limit(query.limit + 1)
     rows = list((await session.execute(statement)).mappings())
     return _page(query, rows, int(total or 0))

@@ -1,0 +1,95 @@
+"""What a search's whole result adds up to: facet counts and the union of its coverage."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalogue.coverage import Coverage, union_all
+from catalogue.query import DIDQuery, FacetField
+from catalogue.store import tables as t
+from catalogue.store.queries import base_query, region_rows
+
+_CHUNK = 900
+_MERGE_EVERY = 2000
+
+
+def _facet_column(field: FacetField) -> ColumnElement[Any]:
+    if field is FacetField.SCOPE:
+        return t.did.c.scope
+    if field is FacetField.TYPE:
+        return t.did.c.did_type
+    if field is FacetField.RSE:
+        return t.rse.c.name
+    return t.characterisation.c[field.value]
+
+
+def _count_statement(field: FacetField, ids: Any) -> Select[Any]:
+    column = _facet_column(field)
+    joined = t.did.outerjoin(t.characterisation, t.characterisation.c.did_id == t.did.c.id)
+    if field is FacetField.RSE:
+        joined = joined.join(t.replica, t.replica.c.did_id == t.did.c.id).join(
+            t.rse, t.rse.c.id == t.replica.c.rse_id
+        )
+    return (
+        select(column.label("value"), func.count(func.distinct(t.did.c.id)).label("n"))
+        .select_from(joined)
+        .where(t.did.c.id.in_(ids), column.is_not(None))
+        .group_by(column)
+    )
+
+
+async def _selection(session: AsyncSession, query: DIDQuery) -> list[Any]:
+    """The selected ids as SQL (one subquery) or, for region queries, as id chunks."""
+    whole = replace(query, cursor=None)
+    if whole.region is None:
+        return [base_query(whole, t.did.c.id)]
+    ids = [row["id"] async for row in region_rows(session, whole)]
+    return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+
+
+async def facet_counts(
+    session: AsyncSession, query: DIDQuery, fields: Sequence[FacetField], limit: int = 50
+) -> dict[FacetField, list[tuple[Any, int]]]:
+    """For each field, its values among the selected DIDs with how many have each, most first."""
+    selection = await _selection(session, query)
+    result: dict[FacetField, list[tuple[Any, int]]] = {}
+    for field in fields:
+        counts: Counter[Any] = Counter()
+        for ids in selection:
+            for row in await session.execute(_count_statement(field, ids)):
+                counts[row.value] += row.n
+        ordered = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
+        result[field] = ordered[:limit]
+    return result
+
+
+async def union_coverage(session: AsyncSession, query: DIDQuery, max_order: int) -> Coverage:
+    """The union MOC of every selected DID, at ``max_order`` at most (MOCServer ``get=moc``)."""
+    whole = replace(query, cursor=None)
+    pending: list[Coverage] = []
+    merged = Coverage.empty(max_order)
+
+    def add(data: bytes, order: int) -> None:
+        nonlocal merged
+        pending.append(Coverage.from_bytes(data, order).degrade(max_order))
+        if len(pending) >= _MERGE_EVERY:
+            merged = union_all([merged, *pending])
+            pending.clear()
+
+    if whole.region is not None:
+        async for row in region_rows(session, whole):
+            if row["moc"] is not None:
+                add(row["moc"], row["moc_order"])
+    else:
+        statement = base_query(whole, t.coverage.c.moc, t.coverage.c.moc_order).where(
+            t.coverage.c.moc.is_not(None)
+        )
+        for row in (await session.execute(statement)).mappings():
+            add(row["moc"], row["moc_order"])
+    return union_all([merged, *pending])
