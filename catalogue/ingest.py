@@ -67,13 +67,14 @@ class Candidate:
     dataset: DIDKey | None = None
 
 
-def _meta_value(value: Any) -> MetaValue:
+def parse_meta_value(value: Any) -> MetaValue:
+    """A metadata value from JSON: ISO 8601 timestamps (with a time) become datetimes."""
     if isinstance(value, dict) and set(value) == {"$datetime"}:
         return parse_timestamp("metadata", value["$datetime"])
     if isinstance(value, str) and _ISO_TIME.match(value):
         return parse_timestamp("metadata", value)
     if isinstance(value, list):
-        return [_meta_value(v) for v in value]
+        return [parse_meta_value(v) for v in value]
     return value  # type: ignore[no-any-return]
 
 
@@ -133,7 +134,7 @@ def candidate_from_record(
         md5=check_md5(str(record["md5"])) if record.get("md5") else None,
         guid=str(record["guid"]) if record.get("guid") else None,
         characterisation=parse_characterisation(obscore),
-        metadata=check_metadata({k: _meta_value(v) for k, v in metadata.items()}),
+        metadata=check_metadata({k: parse_meta_value(v) for k, v in metadata.items()}),
         replicas=tuple(_replica(r) for r in replicas),
     )
     dataset_name = record.get("dataset") or default_dataset

@@ -226,6 +226,7 @@ class Page(Generic[T]):
     items: Sequence[T]
     total: int
     next_cursor: str | None
+    cursors: Sequence[str] = ()  # one per item: where a page starting after it would begin
 
 
 @dataclass(slots=True)

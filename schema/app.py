@@ -10,10 +10,13 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from strawberry.asgi import GraphQL
 
 from catalogue.config import Settings
 from catalogue.service import Catalogue
 from catalogue.store.engine import create_engine, create_sessions, migrate
+from schema.context import Context
+from schema.graphql import schema
 
 VERSION = "0.1.0"
 
@@ -34,7 +37,7 @@ async def landing(request: Request) -> JSONResponse:
             "service": "lakecat",
             "version": VERSION,
             "description": "Metadata catalogue of the data lake",
-            "interfaces": {"health": f"{base}/health"},
+            "interfaces": {"graphql": f"{base}/graphql", "health": f"{base}/health"},
             "scopes": await catalogue.list_scopes(),
         }
     )
@@ -45,6 +48,15 @@ async def health(request: Request) -> JSONResponse:
     catalogue: Catalogue = request.state.catalogue
     rses = await catalogue.list_rses()
     return JSONResponse({"status": "ok", "rses": len(rses)})
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    """The GraphQL endpoint (GraphiQL on GET from a browser); one Context per request."""
+
+    async def get_context(self, request: Request, response: object) -> Context:  # type: ignore[override]
+        """The catalogue from the lifespan state; the caller is anonymous until issue 8."""
+        del response
+        return Context(catalogue=request.state.catalogue)
 
 
 def create_app(settings: Settings, *, run_migrations: bool = True) -> Starlette:
@@ -66,6 +78,10 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> Starlette:
             await engine.dispose()
 
     return Starlette(
-        routes=[Route("/", landing), Route("/health", health)],
+        routes=[
+            Route("/", landing),
+            Route("/health", health),
+            Route("/graphql", GraphQLApp(schema, graphql_ide="graphiql")),
+        ],
         lifespan=lifespan,
     )

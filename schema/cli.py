@@ -451,3 +451,16 @@ def did_close(settings: Settings, did_text: str) -> None:
     key = _key(did_text)
     _run(settings, lambda c: c.close(key))
     out.print(f"{key} closed")
+
+
+@main.command(name="graphql-schema")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def graphql_schema(output: Path | None) -> None:
+    """Print (or write) the GraphQL SDL; schema/schema.graphql is this output, committed."""
+    from schema.graphql import schema  # noqa: PLC0415
+
+    text = schema.as_str() + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")

@@ -155,11 +155,13 @@ async def _region_page(session: AsyncSession, query: DIDQuery) -> Page[DID]:
 def _page(query: DIDQuery, rows: list[Any], total: int) -> Page[DID]:
     more = len(rows) > query.limit
     rows = rows[: query.limit]
-    cursor = None
-    if more and rows:
-        last = rows[-1]
-        cursor = encode_cursor(query, last["sort_value"], last["id"])
-    return Page(items=[did_from_row(r) for r in rows], total=total, next_cursor=cursor)
+    cursors = [encode_cursor(query, r["sort_value"], r["id"]) for r in rows]
+    return Page(
+        items=[did_from_row(r) for r in rows],
+        total=total,
+        next_cursor=cursors[-1] if more and cursors else None,
+        cursors=cursors,
+    )
 
 
 async def list_dids(session: AsyncSession, query: DIDQuery) -> Page[DID]:

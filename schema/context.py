@@ -1,0 +1,60 @@
+"""Per-request context: the caller, the catalogue, and DataLoaders so nested fields batch."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from catalogue.coverage import Coverage
+from catalogue.models import ANONYMOUS, DID, Caller, DIDKey, Extent, MetaValue, Replica
+from catalogue.service import Catalogue
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _loader(
+    fetch: Callable[[Sequence[K]], Awaitable[Mapping[K, V]]], missing: V
+) -> DataLoader[K, V]:
+    async def load(keys: list[K]) -> list[V]:
+        found = await fetch(keys)
+        return [found.get(key, missing) for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
+@dataclass
+class Loaders:
+    """One loader per part of a DID; each batches the keys asked for in one tick."""
+
+    catalogue: Catalogue
+    did_by_key: DataLoader[DIDKey, DID | None] = field(init=False)
+    replicas: DataLoader[int, list[Replica]] = field(init=False)
+    parents: DataLoader[int, list[DID]] = field(init=False)
+    metadata: DataLoader[int, dict[str, MetaValue]] = field(init=False)
+    characterisation: DataLoader[int, dict[str, Any]] = field(init=False)
+    extent: DataLoader[int, tuple[Extent, Coverage | None] | None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        reads = self.catalogue.reads
+        self.did_by_key = _loader(reads.dids_by_key, None)
+        self.replicas = _loader(reads.replicas, [])
+        self.parents = _loader(reads.parents, [])
+        self.metadata = _loader(reads.metadata, {})
+        self.characterisation = _loader(reads.characterisations, {})
+        self.extent = _loader(reads.extents, None)
+
+
+@dataclass
+class Context:
+    """What every resolver can reach."""
+
+    catalogue: Catalogue
+    caller: Caller = ANONYMOUS
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.catalogue)

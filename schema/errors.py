@@ -1,0 +1,99 @@
+"""How errors reach GraphQL clients.
+
+Expected errors of mutations are members of their result unions (``...Error`` types naming
+the reason, and the field where there is one). Errors in queries are top-level ``errors[]``
+entries with ``extensions.code``; a catalogue error keeps its message, anything else is
+masked as "Unexpected error." and logged with its traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, SchemaExtension
+
+from catalogue import errors
+
+T = TypeVar("T")
+_log = logging.getLogger("lakecat.graphql")
+
+_CODES: dict[type[errors.CatalogueError], str] = {
+    errors.InvalidInputError: "BAD_USER_INPUT",
+    errors.NotFoundError: "NOT_FOUND",
+    errors.ConflictError: "CONFLICT",
+    errors.AttachmentError: "CONFLICT",
+}
+
+
+@strawberry.interface(name="UserError", description="An expected refusal of a mutation.")
+class UserProblem:
+    message: str
+
+
+@strawberry.type(name="InvalidInputError", description="A value the catalogue does not accept.")
+class InvalidInputProblem(UserProblem):
+    field: str | None = None
+
+
+@strawberry.type(name="NotFoundError", description="A DID or RSE that does not exist.")
+class NotFoundProblem(UserProblem):
+    pass
+
+
+@strawberry.type(name="ConflictError", description="A write that contradicts what is stored.")
+class ConflictProblem(UserProblem):
+    pass
+
+
+@strawberry.type(name="AttachmentError", description="An attachment the DID graph forbids.")
+class AttachmentProblem(UserProblem):
+    pass
+
+
+def as_problem(exc: errors.CatalogueError, field: str | None = None) -> UserProblem:
+    """The union member for a catalogue error."""
+    if isinstance(exc, errors.InvalidInputError):
+        return InvalidInputProblem(message=str(exc), field=field)
+    if isinstance(exc, errors.NotFoundError):
+        return NotFoundProblem(message=str(exc))
+    if isinstance(exc, errors.AttachmentError):
+        return AttachmentProblem(message=str(exc))
+    return ConflictProblem(message=str(exc))
+
+
+async def guarded(work: Awaitable[T], field: str | None = None) -> T | UserProblem:
+    """Await a write; a catalogue error becomes its union member."""
+    try:
+        return await work
+    except errors.CatalogueError as exc:
+        return as_problem(exc, field)
+
+
+def _unexpected(error: GraphQLError) -> bool:
+    original = error.original_error
+    if original is None or isinstance(original, errors.CatalogueError | GraphQLError):
+        return False
+    _log.error("unexpected error in %s", error.path, exc_info=original)
+    return True
+
+
+class ErrorCodes(SchemaExtension):
+    """Add ``extensions.code`` to catalogue errors raised in queries."""
+
+    def on_execute(self) -> Any:
+        yield
+        result = self.execution_context.result
+        for error in (result.errors if result else None) or []:
+            original = error.original_error
+            if isinstance(original, errors.CatalogueError):
+                code = next(c for k, c in _CODES.items() if isinstance(original, k))
+                error.extensions = {**(error.extensions or {}), "code": code}
+
+
+def mask_errors() -> MaskErrors:
+    """Mask everything that is not a catalogue or deliberate GraphQL error."""
+    return MaskErrors(should_mask_error=_unexpected, error_message="Unexpected error.")

@@ -1,0 +1,39 @@
+"""The GraphQL schema: roots, types, limits and error handling put together."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
+
+from schema.errors import ErrorCodes, mask_errors
+from schema.limits import PaginationCost
+from schema.mutation import Mutation
+from schema.query import Query
+from schema.types import Container, Dataset, File
+
+MAX_DEPTH = 12
+MAX_TOKENS = 5000
+MAX_ALIASES = 30
+
+_EXTENSIONS: list[Any] = [  # instances are documented and work; the stub wants classes
+    QueryDepthLimiter(max_depth=MAX_DEPTH),
+    MaxTokensLimiter(max_token_count=MAX_TOKENS),
+    MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+    AddValidationRules([PaginationCost]),
+    ErrorCodes,
+    mask_errors(),
+]
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    types=[File, Dataset, Container],
+    extensions=_EXTENSIONS,
+)

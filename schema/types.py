@@ -1,0 +1,333 @@
+"""GraphQL output types; each wraps a domain object and loads its parts through loaders."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Any, NewType
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from catalogue import models
+from catalogue.coverage import Coverage as CoverageValue
+from catalogue.coverage import MocFormat as CoreMocFormat
+from catalogue.obscore import OBSCORE_FIELDS, FieldKind
+from catalogue.query import MAX_PAGE
+from schema.context import Context
+from schema.inputs import SortInput
+
+Long = strawberry.scalar(
+    NewType("Long", int),
+    serialize=int,
+    parse_value=int,
+    description="A 64-bit integer (sizes in bytes exceed GraphQL's 32-bit Int).",
+)
+DIDType = strawberry.enum(models.DIDType, description="What a DID names.")
+ReplicaState = strawberry.enum(models.ReplicaState, description="Rucio's replica states.")
+
+
+@strawberry.enum(description="MOC 2.0 serialisations.")
+class MocFormat(Enum):
+    ASCII = "ascii"
+    JSON = "json"
+    FITS_BASE64 = "fits"
+
+
+_MJD_EPOCH = datetime(1858, 11, 17, tzinfo=UTC)
+
+
+def _iso(mjd: float | None) -> datetime | None:
+    return None if mjd is None else _MJD_EPOCH + timedelta(days=mjd)
+
+
+@strawberry.type(description="A storage element: where replicas live.")
+class RSE:
+    name: str
+    base_url: str = strawberry.field(description="scheme://host:port/prefix")
+    qos_class: str | None = strawberry.field(description="Quality of service, e.g. SAFE.")
+    deterministic: bool
+    read_only: bool
+
+    @classmethod
+    def from_domain(cls, rse: models.RSE) -> RSE:
+        return cls(
+            name=rse.name,
+            base_url=rse.base_url,
+            qos_class=rse.qos_class,
+            deterministic=rse.deterministic,
+            read_only=rse.read_only,
+        )
+
+
+@strawberry.type(description="A copy of a file on an RSE.")
+class Replica:
+    rse: str = strawberry.field(description="Name of the RSE holding the copy.")
+    url: str
+    state: ReplicaState  # type: ignore[valid-type]
+    updated_at: datetime
+
+
+@strawberry.type(description="Sky coverage as an IVOA MOC 2.0 (HEALPix NESTED, ICRS).")
+class Coverage:
+    value: strawberry.Private[CoverageValue]
+
+    @strawberry.field(description="Fraction of the whole sky covered (0..1).")
+    def sky_fraction(self) -> float:
+        return self.value.sky_fraction
+
+    @strawberry.field(description="HEALPix order of the finest cells (0..29).")
+    def order(self) -> int:
+        return self.value.order
+
+    @strawberry.field(description="The MOC serialised; maxOrder degrades it (coarser, larger).")
+    def moc(self, format: MocFormat = MocFormat.ASCII, max_order: int | None = None) -> str:
+        return self.value.to_string(CoreMocFormat(format.value), max_order)
+
+
+@strawberry.type(description="A time interval; MJD (days, UTC) and ISO 8601.")
+class TimeRange:
+    start_mjd: float | None = strawberry.field(description="Start, MJD (d).")
+    end_mjd: float | None = strawberry.field(description="End, MJD (d).")
+
+    @strawberry.field(description="Start, ISO 8601 UTC.")
+    def start(self) -> datetime | None:
+        return _iso(self.start_mjd)
+
+    @strawberry.field(description="End, ISO 8601 UTC.")
+    def end(self) -> datetime | None:
+        return _iso(self.end_mjd)
+
+
+@strawberry.type(description="A vacuum wavelength interval in metres.")
+class SpectralRange:
+    min: float | None = strawberry.field(description="Shortest wavelength (m).")
+    max: float | None = strawberry.field(description="Longest wavelength (m).")
+
+
+@strawberry.type(description="One metadata key and its typed value.")
+class MetadataEntry:
+    key: str
+    value: JSON = strawberry.field(description="Datetimes are ISO 8601 strings.")
+    type: str = strawberry.field(description="string, integer, float, boolean, datetime or list")
+
+
+def _json(value: models.MetaValue) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_json(v) for v in value]
+    return value
+
+
+_KIND_TYPES: dict[FieldKind, Any] = {
+    FieldKind.TEXT: str | None,
+    FieldKind.INTEGER: int | None,
+    FieldKind.FLOAT: float | None,
+    FieldKind.TIMESTAMP: datetime | None,
+}
+
+
+def _obscore_description(f: Any) -> str:
+    unit = f" Unit: {f.unit}." if f.unit else ""
+    return f"{f.description}.{unit} UCD: {f.ucd}. Utype: {f.utype}."
+
+
+def _obscore_type() -> type:
+    """The ObsCore type, one field per row of the mapping table, named as the standard."""
+    namespace: dict[str, Any] = {
+        "__annotations__": {f.name: _KIND_TYPES[f.kind] for f in OBSCORE_FIELDS}
+    }
+    for f in OBSCORE_FIELDS:
+        namespace[f.name] = strawberry.field(
+            name=f.name, description=_obscore_description(f), default=None
+        )
+    return strawberry.type(
+        type("ObsCore", (), namespace),
+        description="ObsCore 1.1 characterisation; field names, units and UCDs as the "
+        "standard writes them.",
+    )
+
+
+ObsCore = _obscore_type()
+
+
+@strawberry.interface(description="A data identifier, scope:name, unique for all time.")
+class DID:
+    record: strawberry.Private[models.DID]
+
+    @strawberry.field(description="scope:name")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.record.key))
+
+    @strawberry.field
+    def scope(self) -> str:
+        return self.record.key.scope
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.record.key.name
+
+    @strawberry.field
+    def type(self) -> DIDType:  # type: ignore[valid-type]
+        return self.record.type
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.record.created_at
+
+    @strawberry.field
+    def updated_at(self) -> datetime:
+        return self.record.updated_at
+
+    @strawberry.field(description="Free typed metadata.")
+    async def metadata(self, info: Info[Context, None]) -> list[MetadataEntry]:
+        values = await info.context.loaders.metadata.load(self.record.id)
+        from catalogue.filters import value_type  # noqa: PLC0415
+
+        return [MetadataEntry(key=k, value=_json(v), type=value_type(v)) for k, v in values.items()]
+
+    @strawberry.field(description="ObsCore characterisation, if the DID has one.")
+    async def obscore(self, info: Info[Context, None]) -> ObsCore | None:  # type: ignore[valid-type]
+        values = await info.context.loaders.characterisation.load(self.record.id)
+        return ObsCore(**values) if values else None
+
+    @strawberry.field(description="Sky coverage (a collection's is its members' union).")
+    async def coverage(self, info: Info[Context, None]) -> Coverage | None:
+        extent = await info.context.loaders.extent.load(self.record.id)
+        if extent is None or extent[1] is None:
+            return None
+        return Coverage(value=extent[1])
+
+    @strawberry.field(description="Time covered (a collection's spans its members').")
+    async def time_range(self, info: Info[Context, None]) -> TimeRange | None:
+        extent = await info.context.loaders.extent.load(self.record.id)
+        if extent is None or extent[0].t_min is None:
+            return None
+        return TimeRange(start_mjd=extent[0].t_min, end_mjd=extent[0].t_max)
+
+    @strawberry.field(description="Wavelengths covered, in metres.")
+    async def spectral_range(self, info: Info[Context, None]) -> SpectralRange | None:
+        extent = await info.context.loaders.extent.load(self.record.id)
+        if extent is None or extent[0].em_min is None:
+            return None
+        return SpectralRange(min=extent[0].em_min, max=extent[0].em_max)
+
+    @strawberry.field(description="Collections this DID is attached to.")
+    async def parents(self, info: Info[Context, None]) -> list[DID]:
+        found = await info.context.loaders.parents.load(self.record.id)
+        return [from_domain(d) for d in found]
+
+
+@strawberry.type(description="A file: bytes with checksums, replicated on RSEs.")
+class File(DID):
+    @strawberry.field(description="Size in bytes.")
+    def bytes(self) -> Long | None:  # type: ignore[valid-type]
+        return self.record.bytes
+
+    @strawberry.field(description="8 hex digits.")
+    def adler32(self) -> str | None:
+        return self.record.adler32
+
+    @strawberry.field(description="32 hex digits.")
+    def md5(self) -> str | None:
+        return self.record.md5
+
+    @strawberry.field
+    def guid(self) -> str | None:
+        return self.record.guid
+
+    @strawberry.field(description="Where copies of the file are.")
+    async def replicas(self, info: Info[Context, None]) -> list[Replica]:
+        found = await info.context.loaders.replicas.load(self.record.id)
+        return [
+            Replica(rse=r.rse, url=r.url, state=r.state, updated_at=r.updated_at) for r in found
+        ]
+
+
+@strawberry.interface(description="A DID that holds other DIDs.")
+class Collection(DID):
+    @strawberry.field(description="Number of direct members.")
+    def length(self) -> int | None:
+        return self.record.length
+
+    @strawberry.field(description="Whether it still accepts new members.")
+    def is_open(self) -> bool:
+        return bool(self.record.is_open)
+
+
+@strawberry.type(description="A dataset: a set of files.")
+class Dataset(Collection):
+    @strawberry.field(description="Total size of its files in bytes.")
+    def bytes(self) -> Long | None:  # type: ignore[valid-type]
+        return self.record.bytes
+
+    @strawberry.field(description=f"Its files, a page at a time (first <= {MAX_PAGE}).")
+    async def files(
+        self,
+        info: Info[Context, None],
+        first: int = 50,
+        after: str | None = None,
+        sort: SortInput | None = None,
+    ) -> DIDConnection:
+        from schema.connection import member_page  # noqa: PLC0415
+
+        return await member_page(info, self.record.key, first, after, sort)
+
+
+@strawberry.type(description="A container: a set of datasets and containers.")
+class Container(Collection):
+    @strawberry.field(description=f"Its members, a page at a time (first <= {MAX_PAGE}).")
+    async def children(
+        self,
+        info: Info[Context, None],
+        first: int = 50,
+        after: str | None = None,
+        sort: SortInput | None = None,
+    ) -> DIDConnection:
+        from schema.connection import member_page  # noqa: PLC0415
+
+        return await member_page(info, self.record.key, first, after, sort)
+
+
+def from_domain(record: models.DID) -> DID:
+    """The GraphQL object for a DID, by its type."""
+    if record.type is models.DIDType.FILE:
+        return File(record=record)
+    if record.type is models.DIDType.DATASET:
+        return Dataset(record=record)
+    return Container(record=record)
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class DIDEdge:
+    cursor: str
+    node: DID
+
+
+@strawberry.type(description="A Relay connection with the exact total.")
+class DIDConnection:
+    edges: list[DIDEdge]
+    page_info: PageInfo
+    total_count: int = strawberry.field(description="How many DIDs match, exactly.")
+
+
+@strawberry.type
+class FacetValue:
+    value: str
+    count: int
+
+
+@strawberry.type(description="Counts of the matching DIDs by one field's values.")
+class Facet:
+    field: str
+    values: list[FacetValue]
