@@ -31,7 +31,15 @@ _EXTENSIONS: list[Any] = [  # instances are documented and work; the stub wants 
     mask_errors(),
 ]
 
-schema = strawberry.Schema(
+class LakeSchema(strawberry.Schema):
+    """Client errors are answers, not incidents: only unexpected ones are logged."""
+
+    def process_errors(self, errors: Any, execution_context: Any = None) -> None:
+        """Unexpected errors were logged with their traceback when masked (schema/errors.py)."""
+        del errors, execution_context
+
+
+schema = LakeSchema(
     query=Query,
     mutation=Mutation,
     types=[File, Dataset, Container],

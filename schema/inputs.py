@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 from graphql import GraphQLError
@@ -20,20 +19,14 @@ from catalogue.bands import band_range
 from catalogue.coverage import Coverage
 from catalogue.errors import InvalidInputError
 from catalogue.filters import AllOf, AnyOf, Condition, Filter, Op, parse_rucio_filter
-from catalogue.models import DIDKey, DIDType, Intersect
+from catalogue.models import DIDKey, DIDType
+from catalogue.models import Intersect as CoreIntersect
 from catalogue.obscore import parse_timestamp
 from catalogue.query import MAX_PAGE, DIDQuery, RegionFilter, SortKey, decode_cursor, mjd
 from catalogue.region import Circle, Polygon, Region
-
-IntersectEnum = strawberry.enum(
-    Intersect,
-    name="Intersect",
-    description=(
-        "OVERLAPS: shares sky with the region; ENCLOSED: lies inside it; COVERS: contains it."
-    ),
-)
-Band = strawberry.enum(CoreBand, name="Band", description="IVOA waveband names.")
-MetaOp = strawberry.enum(Op, name="MetaOp", description="Operators of metadata conditions.")
+from schema.enums import Band, MetaOp, SortDirection, SortField
+from schema.enums import DIDType as DIDTypeEnum
+from schema.enums import Intersect as IntersectEnum
 
 
 def input_error(field: str, message: str) -> GraphQLError:
@@ -50,20 +43,6 @@ def at(field: str) -> Iterator[None]:
         yield
     except InvalidInputError as exc:
         raise input_error(field, str(exc)) from exc
-
-
-@strawberry.enum(description="Orders of a DID listing.")
-class SortField(Enum):
-    NAME = "name"
-    CREATED = "created_at"
-    SIZE = "bytes"
-    TIME = "t_min"
-
-
-@strawberry.enum
-class SortDirection(Enum):
-    ASC = "asc"
-    DESC = "desc"
 
 
 @strawberry.input(description="Sort order; ties are broken by creation order.")
@@ -91,7 +70,7 @@ class RegionInput:
     moc: str | None = strawberry.field(
         default=None, description="A MOC 2.0 ASCII ('3/1-3 4/') or JSON string."
     )
-    intersect: IntersectEnum = Intersect.OVERLAPS  # type: ignore[valid-type]
+    intersect: IntersectEnum = CoreIntersect.OVERLAPS  # type: ignore[valid-type]
 
 
 @strawberry.input(description="A time interval; each bound is ISO 8601 (UTC) or an MJD.")
@@ -135,7 +114,7 @@ class ObsCoreFilterInput:
 
 @strawberry.input(description="What DIDs to select; every criterion given must hold.")
 class DIDFilterInput:
-    types: list[DIDType] | None = None
+    types: list[DIDTypeEnum] | None = None  # type: ignore[valid-type]
     scopes: list[str] | None = None
     name: str | None = strawberry.field(default=None, description="Name pattern, '*' wildcard.")
     metadata: MetadataFilterInput | None = None
@@ -206,7 +185,7 @@ def _region(r: RegionInput, order: int) -> RegionFilter:
     given = [x for x in (r.cone, r.polygon, r.moc) if x is not None]
     if len(given) != 1:
         raise input_error("filter.region", "give exactly one of cone, polygon, moc")
-    intersect = Intersect(r.intersect)
+    intersect = CoreIntersect(r.intersect)
     if r.moc is not None:
         with at("filter.region.moc"):
             return RegionFilter(Coverage.from_string(r.moc), intersect)

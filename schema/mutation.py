@@ -18,6 +18,7 @@ from catalogue.errors import InvalidInputError
 from catalogue.ingest import Candidate, Rejected, candidate_from_record, parse_meta_value
 from catalogue.models import DIDKey, DIDType, ReplicaSpec
 from schema.context import Context
+from schema.enums import ReplicaState
 from schema.errors import (
     AttachmentProblem,
     ConflictProblem,
@@ -26,7 +27,7 @@ from schema.errors import (
     UserProblem,
     guarded,
 )
-from schema.types import DID, RSE, Long, ReplicaState, from_domain
+from schema.types import DID, RSE, Long, from_domain
 
 Problems = InvalidInputProblem | NotFoundProblem | ConflictProblem | AttachmentProblem
 

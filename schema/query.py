@@ -10,6 +10,7 @@ from catalogue.models import DIDKey
 from catalogue.query import FacetField as CoreFacetField
 from schema.connection import connection
 from schema.context import Context
+from schema.enums import FacetField
 from schema.inputs import DIDFilterInput, SortInput, at, input_error, to_query
 from schema.types import (
     DID,
@@ -20,8 +21,6 @@ from schema.types import (
     FacetValue,
     from_domain,
 )
-
-FacetField = strawberry.enum(CoreFacetField, name="FacetField", description="Countable fields.")
 
 
 @strawberry.type

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from enum import Enum
 from typing import Any, NewType
 
 import strawberry
@@ -16,6 +15,7 @@ from catalogue.coverage import MocFormat as CoreMocFormat
 from catalogue.obscore import OBSCORE_FIELDS, FieldKind
 from catalogue.query import MAX_PAGE
 from schema.context import Context
+from schema.enums import DIDType, MocFormat, ReplicaState
 from schema.inputs import SortInput
 
 Long = strawberry.scalar(
@@ -24,15 +24,6 @@ Long = strawberry.scalar(
     parse_value=int,
     description="A 64-bit integer (sizes in bytes exceed GraphQL's 32-bit Int).",
 )
-DIDType = strawberry.enum(models.DIDType, description="What a DID names.")
-ReplicaState = strawberry.enum(models.ReplicaState, description="Rucio's replica states.")
-
-
-@strawberry.enum(description="MOC 2.0 serialisations.")
-class MocFormat(Enum):
-    ASCII = "ascii"
-    JSON = "json"
-    FITS_BASE64 = "fits"
 
 
 _MJD_EPOCH = datetime(1858, 11, 17, tzinfo=UTC)
