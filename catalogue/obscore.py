@@ -320,6 +320,20 @@ OBSCORE_FIELDS: tuple[ObsCoreField, ...] = (
 
 FIELDS_BY_NAME: dict[str, ObsCoreField] = {f.name: f for f in OBSCORE_FIELDS}
 
+# Categorical fields a collection summarises from its members, so that "datasets of
+# calibration level >= 2" or "containers with LOFAR data" are answerable (store/extents.py).
+SUMMARY_FIELDS: tuple[str, ...] = (
+    "dataproduct_type",
+    "dataproduct_subtype",
+    "calib_level",
+    "obs_collection",
+    "facility_name",
+    "instrument_name",
+    "target_name",
+    "target_class",
+    "data_rights",
+)
+
 DATAPRODUCT_TYPES = frozenset(
     {"image", "cube", "spectrum", "sed", "timeseries", "visibility", "event", "measurements"}
 )
@@ -447,6 +461,7 @@ __all__ = [
     "DATA_RIGHTS",
     "FIELDS_BY_NAME",
     "OBSCORE_FIELDS",
+    "SUMMARY_FIELDS",
     "FieldKind",
     "ObsCoreField",
     "parse_characterisation",

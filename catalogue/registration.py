@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalogue.ingest import Candidate, Rejected, prepare
 from catalogue.models import DIDKey, DIDType, RunSummary
 from catalogue.store import dids, files
-from catalogue.store.extents import Contribution, combine
+from catalogue.store.extents import Contribution, combine, summary_values
 
 Accepted = tuple[Candidate, files.PreparedFile]
 
@@ -134,5 +134,10 @@ class Registration:
 def _contribution(item: files.PreparedFile) -> Contribution:
     char = item.characterisation
     return Contribution(
-        item.coverage, char.get("t_min"), char.get("t_max"), char.get("em_min"), char.get("em_max")
+        item.coverage,
+        char.get("t_min"),
+        char.get("t_max"),
+        char.get("em_min"),
+        char.get("em_max"),
+        summary_values(char),
     )

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, String, cast, func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalogue.coverage import Coverage, union_all
+from catalogue.obscore import SUMMARY_FIELDS
 from catalogue.query import DIDQuery, FacetField
 from catalogue.store import tables as t
 from catalogue.store.queries import base_query, region_rows
@@ -29,7 +30,26 @@ def _facet_column(field: FacetField) -> ColumnElement[Any]:
     return t.characterisation.c[field.value]
 
 
+def _summarised_count(field: FacetField, ids: Any) -> Select[Any]:
+    """Own values and collections' member summaries together (obscore.SUMMARY_FIELDS)."""
+    own = select(
+        t.characterisation.c.did_id.label("did_id"),
+        cast(t.characterisation.c[field.value], String).label("value"),
+    ).where(t.characterisation.c[field.value].is_not(None))
+    summary = select(
+        t.collection_value.c.did_id.label("did_id"), t.collection_value.c.v_text.label("value")
+    ).where(t.collection_value.c.field == field.value)
+    values = union(own, summary).subquery()
+    return (
+        select(values.c.value, func.count(func.distinct(values.c.did_id)).label("n"))
+        .where(values.c.did_id.in_(ids))
+        .group_by(values.c.value)
+    )
+
+
 def _count_statement(field: FacetField, ids: Any) -> Select[Any]:
+    if field.value in SUMMARY_FIELDS:
+        return _summarised_count(field, ids)
     column = _facet_column(field)
     joined = t.did.outerjoin(t.characterisation, t.characterisation.c.did_id == t.did.c.id)
     if field is FacetField.RSE:

@@ -1,4 +1,7 @@
-"""Keeping collections' extents (MOC, time, wavelength) up to date as members come and go.
+"""Keeping collections' extents up to date as members come and go.
+
+An extent is the MOC, the time and wavelength ranges, and the set of categorical ObsCore
+values (obscore.SUMMARY_FIELDS) of everything in a collection.
 
 Attaching is incremental: the new members' union is merged into the collection and, since a
 union only grows, the same contribution is merged into every ancestor. Detaching recomputes the
@@ -8,13 +11,15 @@ ancestors the same way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalogue.coverage import Coverage, union_all
+from catalogue.obscore import OBSCORE_FIELDS, SUMMARY_FIELDS, FieldKind
 from catalogue.store import tables as t
 from catalogue.store.rows import coverage_from_row
 
@@ -28,13 +33,25 @@ class Contribution:
     t_max: float | None
     em_min: float | None
     em_max: float | None
+    values: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def is_empty(self) -> bool:
         """True when it adds nothing."""
-        return self.coverage is None and all(
-            v is None for v in (self.t_min, self.t_max, self.em_min, self.em_max)
+        return (
+            self.coverage is None
+            and not self.values
+            and all(v is None for v in (self.t_min, self.t_max, self.em_min, self.em_max))
         )
+
+
+def summary_values(characterisation: Mapping[str, Any]) -> frozenset[tuple[str, str]]:
+    """The (field, value) pairs a file adds to its collections' summaries."""
+    return frozenset(
+        (name, str(characterisation[name]))
+        for name in SUMMARY_FIELDS
+        if characterisation.get(name) is not None
+    )
 
 
 def _lowest(values: Iterable[float | None]) -> float | None:
@@ -56,20 +73,38 @@ def combine(parts: Sequence[Contribution]) -> Contribution:
         t_max=_highest(p.t_max for p in parts),
         em_min=_lowest(p.em_min for p in parts),
         em_max=_highest(p.em_max for p in parts),
+        values=frozenset().union(*(p.values for p in parts)),
     )
 
 
-async def contribution_of(session: AsyncSession, did_ids: Sequence[int]) -> Contribution:
-    """The combined extent of some DIDs, from their stored coverage rows."""
-    parts: list[Contribution] = []
-    for start in range(0, len(did_ids), 900):
-        rows = await session.execute(
-            select(t.coverage).where(t.coverage.c.did_id.in_(did_ids[start : start + 900]))
+async def _values_of(session: AsyncSession, ids: list[int]) -> set[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    summary = await session.execute(
+        select(t.collection_value.c.field, t.collection_value.c.v_text).where(
+            t.collection_value.c.did_id.in_(ids)
         )
+    )
+    found.update((r.field, r.v_text) for r in summary)
+    columns = [t.characterisation.c[name] for name in SUMMARY_FIELDS]
+    own = await session.execute(select(*columns).where(t.characterisation.c.did_id.in_(ids)))
+    for row in own.mappings():
+        found.update(summary_values(dict(row)))
+    return found
+
+
+async def contribution_of(session: AsyncSession, did_ids: Sequence[int]) -> Contribution:
+    """The combined extent of some DIDs, from their stored coverage and ObsCore values."""
+    parts: list[Contribution] = []
+    values: set[tuple[str, str]] = set()
+    for start in range(0, len(did_ids), 900):
+        chunk = list(did_ids[start : start + 900])
+        rows = await session.execute(select(t.coverage).where(t.coverage.c.did_id.in_(chunk)))
         parts.extend(
             Contribution(coverage_from_row(r), r["t_min"], r["t_max"], r["em_min"], r["em_max"])
             for r in rows.mappings()
         )
+        values |= await _values_of(session, chunk)
+    parts.append(Contribution(None, None, None, None, None, frozenset(values)))
     return combine(parts)
 
 
@@ -91,6 +126,7 @@ async def _store(
     )
     if updated.rowcount == 0:  # type: ignore[attr-defined]
         await session.execute(insert(t.coverage).values(did_id=did_id, **values))
+    await _store_values(session, did_id, extent.values)
     await session.execute(delete(t.coverage_cell).where(t.coverage_cell.c.did_id == did_id))
     if cov is not None and not cov.is_empty:
         cells = [
@@ -98,6 +134,24 @@ async def _store(
             for lo, hi in cov.index_cells(index_cells).tolist()
         ]
         await session.execute(insert(t.coverage_cell), cells)
+
+
+async def _store_values(
+    session: AsyncSession, did_id: int, values: frozenset[tuple[str, str]]
+) -> None:
+    await session.execute(delete(t.collection_value).where(t.collection_value.c.did_id == did_id))
+    numeric = {f.name for f in OBSCORE_FIELDS if f.kind in (FieldKind.INTEGER, FieldKind.FLOAT)}
+    rows = [
+        {
+            "did_id": did_id,
+            "field": field,
+            "v_text": text,
+            "v_num": float(text) if field in numeric else None,
+        }
+        for field, text in sorted(values)
+    ]
+    if rows:
+        await session.execute(insert(t.collection_value), rows)
 
 
 async def parents_of(session: AsyncSession, did_id: int) -> list[int]:

@@ -12,7 +12,7 @@ from sqlalchemy.sql.elements import ColumnClause
 from catalogue.errors import InvalidQueryError
 from catalogue.filters import AllOf, AnyOf, Condition, Filter, Op, Scalar
 from catalogue.models import DIDType
-from catalogue.obscore import FIELDS_BY_NAME, FieldKind
+from catalogue.obscore import FIELDS_BY_NAME, SUMMARY_FIELDS, FieldKind
 from catalogue.store import tables as t
 
 _SYSTEM = {
@@ -164,8 +164,27 @@ def _condition(c: Condition) -> ColumnElement[bool]:
         return _column_condition(c.key, column, kind, c)
     if c.key in FIELDS_BY_NAME:
         field = FIELDS_BY_NAME[c.key]
-        return _column_condition(c.key, t.characterisation.c[c.key], field.kind, c)
+        own = _column_condition(c.key, t.characterisation.c[c.key], field.kind, c)
+        if c.key not in SUMMARY_FIELDS:
+            return own
+        if c.op is Op.NOT_EXISTS:
+            return and_(own, _summary_condition(c, field.kind))
+        return or_(own, _summary_condition(c, field.kind))
     return _meta_condition(c)
+
+
+def _summary_condition(c: Condition, kind: FieldKind) -> ColumnElement[bool]:
+    """A collection matches an ObsCore condition when some member does (its summary)."""
+    numeric = kind in (FieldKind.INTEGER, FieldKind.FLOAT)
+    column = t.collection_value.c.v_num if numeric else t.collection_value.c.v_text
+    rows = select(1).where(
+        t.collection_value.c.did_id == t.did.c.id, t.collection_value.c.field == c.key
+    )
+    if c.op is Op.NOT_EXISTS:
+        return not_(exists(rows))
+    if c.op is Op.EXISTS:
+        return exists(rows)
+    return exists(rows.where(_compare(column, c.op, c.value)))
 
 
 def filter_clause(f: Filter) -> ColumnElement[bool]:

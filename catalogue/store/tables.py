@@ -202,3 +202,17 @@ coverage_cell = Table(
     Index(None, "lo", "hi", "did_id"),
     Index(None, "did_id"),
 )
+
+# The distinct categorical ObsCore values (obscore.SUMMARY_FIELDS) among a collection's members,
+# kept up to date with its extent; ``v_num`` repeats numeric ones for comparisons.
+collection_value = Table(
+    "collection_value",
+    metadata,
+    Column("did_id", Id, ForeignKey("did.id"), nullable=False),
+    Column("field", String(32), nullable=False),
+    Column("v_text", Text, nullable=False),
+    Column("v_num", Float),
+    PrimaryKeyConstraint("did_id", "field", "v_text"),
+    Index(None, "field", "v_text"),
+    Index(None, "field", "v_num"),
+)

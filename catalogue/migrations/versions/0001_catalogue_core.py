@@ -5,8 +5,9 @@ Revises:
 Create Date: 2026-11-21
 """
 
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
+
 
 revision = "0001"
 down_revision = None
@@ -143,6 +144,25 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "collection_value",
+        sa.Column("did_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("field", sa.String(length=32), nullable=False),
+        sa.Column("v_text", sa.Text(), nullable=False),
+        sa.Column("v_num", sa.Float(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["did_id"], ["did.id"], name=op.f("fk_collection_value_did_id_did")
+        ),
+        sa.PrimaryKeyConstraint("did_id", "field", "v_text", name=op.f("pk_collection_value")),
+    )
+    with op.batch_alter_table("collection_value", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_collection_value_field_v_num"), ["field", "v_num"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_collection_value_field_v_text"), ["field", "v_text"], unique=False
+        )
+
+    op.create_table(
         "coverage",
         sa.Column("did_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("moc", sa.LargeBinary(), nullable=True),
@@ -227,6 +247,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_coverage_em_min"))
 
     op.drop_table("coverage")
+    with op.batch_alter_table("collection_value", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_collection_value_field_v_text"))
+        batch_op.drop_index(batch_op.f("ix_collection_value_field_v_num"))
+
+    op.drop_table("collection_value")
     with op.batch_alter_table("characterisation", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_characterisation_target_name"))
         batch_op.drop_index(batch_op.f("ix_characterisation_obs_publisher_did"))
