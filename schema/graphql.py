@@ -11,25 +11,27 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     QueryDepthLimiter,
 )
+from strawberry.schema.config import StrawberryConfig
 
 from schema.errors import ErrorCodes, mask_errors
 from schema.limits import PaginationCost
 from schema.mutation import Mutation
 from schema.query import Query
-from schema.types import Container, Dataset, File
+from schema.types import LONG_SCALAR, Container, Dataset, File, Long
 
 MAX_DEPTH = 12
 MAX_TOKENS = 5000
 MAX_ALIASES = 30
 
-_EXTENSIONS: list[Any] = [  # instances are documented and work; the stub wants classes
-    QueryDepthLimiter(max_depth=MAX_DEPTH),
-    MaxTokensLimiter(max_token_count=MAX_TOKENS),
-    MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-    AddValidationRules([PaginationCost]),
+_EXTENSIONS: list[Any] = [  # factories: a fresh extension for each request
+    lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+    lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+    lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+    lambda: AddValidationRules([PaginationCost]),
     ErrorCodes,
-    mask_errors(),
+    mask_errors,
 ]
+
 
 class LakeSchema(strawberry.Schema):
     """Client errors are answers, not incidents: only unexpected ones are logged."""
@@ -44,4 +46,5 @@ schema = LakeSchema(
     mutation=Mutation,
     types=[File, Dataset, Container],
     extensions=_EXTENSIONS,
+    config=StrawberryConfig(scalar_map={Long: LONG_SCALAR}),
 )

@@ -50,7 +50,7 @@ class ReplicaInput:
 class FileInput:
     scope: str
     name: str
-    bytes: Long  # type: ignore[valid-type]
+    bytes: Long
     adler32: str
     md5: str | None = None
     guid: str | None = None

@@ -18,11 +18,13 @@ from schema.context import Context
 from schema.enums import DIDType, MocFormat, ReplicaState
 from schema.inputs import SortInput
 
-Long = strawberry.scalar(
-    NewType("Long", int),
+Long = NewType("Long", int)
+"""Sizes in bytes exceed GraphQL's 32-bit Int; mapped to the Long scalar in schema/graphql.py."""
+LONG_SCALAR = strawberry.scalar(
+    name="Long",
+    description="A 64-bit integer (sizes in bytes exceed GraphQL's 32-bit Int).",
     serialize=int,
     parse_value=int,
-    description="A 64-bit integer (sizes in bytes exceed GraphQL's 32-bit Int).",
 )
 
 
@@ -214,8 +216,8 @@ class DID:
 @strawberry.type(description="A file: bytes with checksums, replicated on RSEs.")
 class File(DID):
     @strawberry.field(description="Size in bytes.")
-    def bytes(self) -> Long | None:  # type: ignore[valid-type]
-        return self.record.bytes
+    def bytes(self) -> Long | None:
+        return None if self.record.bytes is None else Long(self.record.bytes)
 
     @strawberry.field(description="8 hex digits.")
     def adler32(self) -> str | None:
@@ -251,8 +253,8 @@ class Collection(DID):
 @strawberry.type(description="A dataset: a set of files.")
 class Dataset(Collection):
     @strawberry.field(description="Total size of its files in bytes.")
-    def bytes(self) -> Long | None:  # type: ignore[valid-type]
-        return self.record.bytes
+    def bytes(self) -> Long | None:
+        return None if self.record.bytes is None else Long(self.record.bytes)
 
     @strawberry.field(description=f"Its files, a page at a time (first <= {MAX_PAGE}).")
     async def files(

@@ -417,15 +417,10 @@ async def add_replicas(
     if row["did_type"] != DIDType.FILE:
         raise ConflictError(f"{key} is a {row['did_type']}; only files have replicas")
     found = await find_rses(session, {r.rse for r in replicas})
-    stored = dict(
-        (
-            await session.execute(
-                select(t.replica.c.rse_id, t.replica.c.url).where(t.replica.c.did_id == row["id"])
-            )
-        )
-        .tuples()
-        .all()
+    rows = await session.execute(
+        select(t.replica.c.rse_id, t.replica.c.url).where(t.replica.c.did_id == row["id"])
     )
+    stored: dict[int, str] = {r.rse_id: r.url for r in rows}
     added = 0
     for replica in replicas:
         problem = rse_problem(replica.rse, found.get(replica.rse))
