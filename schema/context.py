@@ -58,3 +58,7 @@ class Context:
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.catalogue)
+
+    def forget_reads(self) -> None:
+        """Drop what the loaders cached: after a write, later fields must read it afresh."""
+        self.loaders = Loaders(self.catalogue)

@@ -20,6 +20,7 @@ from catalogue import errors
 
 T = TypeVar("T")
 _log = logging.getLogger("lakecat.graphql")
+UNEXPECTED = "Unexpected error."
 
 _CODES: dict[type[errors.CatalogueError], str] = {
     errors.InvalidInputError: "BAD_USER_INPUT",
@@ -82,18 +83,30 @@ def _unexpected(error: GraphQLError) -> bool:
 
 
 class ErrorCodes(SchemaExtension):
-    """Add ``extensions.code`` to catalogue errors raised in queries."""
+    """Give every error an ``extensions.code``.
 
-    def on_execute(self) -> Any:
+    Catalogue errors by kind, masked ones as INTERNAL_SERVER_ERROR, refusals of the document
+    (syntax, validation, limits) as GRAPHQL_VALIDATION_FAILED.
+    """
+
+    def on_operation(self) -> Any:
         yield
         result = self.execution_context.result
         for error in (result.errors if result else None) or []:
+            if (error.extensions or {}).get("code"):
+                continue
             original = error.original_error
             if isinstance(original, errors.CatalogueError):
                 code = next(c for k, c in _CODES.items() if isinstance(original, k))
-                error.extensions = {**(error.extensions or {}), "code": code}
+            elif error.message == UNEXPECTED:
+                code = "INTERNAL_SERVER_ERROR"
+            elif original is None:
+                code = "GRAPHQL_VALIDATION_FAILED"
+            else:
+                continue
+            error.extensions = {**(error.extensions or {}), "code": code}
 
 
 def mask_errors() -> MaskErrors:
     """Mask everything that is not a catalogue or deliberate GraphQL error."""
-    return MaskErrors(should_mask_error=_unexpected, error_message="Unexpected error.")
+    return MaskErrors(should_mask_error=_unexpected, error_message=UNEXPECTED)

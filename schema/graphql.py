@@ -6,7 +6,6 @@ from typing import Any
 
 import strawberry
 from strawberry.extensions import (
-    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
@@ -14,7 +13,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from schema.errors import ErrorCodes, mask_errors
-from schema.limits import PaginationCost
+from schema.limits import PaginationLimit
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.types import LONG_SCALAR, Container, Dataset, File, Long
@@ -27,7 +26,7 @@ _EXTENSIONS: list[Any] = [  # factories: a fresh extension for each request
     lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
     lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
     lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-    lambda: AddValidationRules([PaginationCost]),
+    PaginationLimit,
     ErrorCodes,
     mask_errors,
 ]

@@ -75,8 +75,10 @@ class RegionInput:
 
 @strawberry.input(description="A time interval; each bound is ISO 8601 (UTC) or an MJD.")
 class TimeRangeInput:
-    start: str | None = None
-    end: str | None = None
+    start: str | None = strawberry.field(default=None, description="ISO 8601 (UTC) or MJD.")
+    end: str | None = strawberry.field(default=None, description="ISO 8601 (UTC) or MJD.")
+    start_mjd: float | None = strawberry.field(default=None, description="Start, MJD (d).")
+    end_mjd: float | None = strawberry.field(default=None, description="End, MJD (d).")
 
 
 @strawberry.input(description="Wavelengths in metres, or a band name.")
@@ -203,7 +205,11 @@ def _region(r: RegionInput, order: int) -> RegionFilter:
         return RegionFilter.from_shape(shape, order, intersect)
 
 
-def _time_bound(text: str | None, field: str) -> float | None:
+def _time_bound(text: str | None, number: float | None, field: str) -> float | None:
+    if number is not None:
+        if text is not None:
+            raise input_error(field, "give it as a string or as MJD, not both")
+        return number
     if text is None:
         return None
     try:
@@ -260,8 +266,8 @@ def to_query(
             else (AllOf(tuple(filters)) if filters else None),
             region=_region(f.region, order) if f.region else None,
             time=(
-                _time_bound(f.time.start, "filter.time.start"),
-                _time_bound(f.time.end, "filter.time.end"),
+                _time_bound(f.time.start, f.time.start_mjd, "filter.time.start"),
+                _time_bound(f.time.end, f.time.end_mjd, "filter.time.end"),
             )
             if f.time
             else None,

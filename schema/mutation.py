@@ -172,6 +172,7 @@ def _candidates(files: list[FileInput], dataset: str | None) -> list[Candidate |
 
 
 async def _did(info: Info[Context, None], key: DIDKey) -> DID:
+    info.context.forget_reads()  # an earlier mutation of this request may have cached it
     record = await info.context.catalogue.reads.dids_by_key([key])
     return from_domain(record[key])
 
@@ -198,6 +199,7 @@ class Mutation:
             track_outcomes=True,
             caller=info.context.caller,
         )
+        info.context.forget_reads()
         problems = dict(summary.problems)
         outcomes = summary.outcomes or {}
         items: list[FileResult] = []
@@ -228,8 +230,8 @@ class Mutation:
         done = await guarded(info.context.catalogue.add_rse(rse, caller=info.context.caller))
         return done if _problem(done) else RSE.from_domain(rse)  # type: ignore[return-value]
 
+    @staticmethod
     async def _collection(
-        self,
         info: Info[Context, None],
         scope: str,
         name: str,
@@ -241,6 +243,7 @@ class Mutation:
             record = await info.context.catalogue.add_collection(
                 key, did_type, _metadata(metadata), caller=info.context.caller
             )
+            info.context.forget_reads()
             return DIDSuccess(did=from_domain(record))
 
         return await guarded(create())  # type: ignore[return-value]
@@ -253,7 +256,7 @@ class Mutation:
         name: str,
         metadata: list[MetadataInput] | None = None,
     ) -> CollectionResult:
-        return await self._collection(info, scope, name, DIDType.DATASET, metadata)
+        return await Mutation._collection(info, scope, name, DIDType.DATASET, metadata)
 
     @strawberry.mutation(description="Create an open container (idempotent).")
     async def create_container(
@@ -263,7 +266,7 @@ class Mutation:
         name: str,
         metadata: list[MetadataInput] | None = None,
     ) -> CollectionResult:
-        return await self._collection(info, scope, name, DIDType.CONTAINER, metadata)
+        return await Mutation._collection(info, scope, name, DIDType.CONTAINER, metadata)
 
     @strawberry.mutation(description="Attach DIDs (scope:name) to a collection.")
     async def attach(

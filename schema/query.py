@@ -73,7 +73,7 @@ class Query:
         with at("filter"):
             counts = await info.context.catalogue.facets(query, wanted, limit)
         return [
-            Facet(field=f.value, values=[FacetValue(value=str(v), count=n) for v, n in counts[f]])
+            Facet(field=f, values=[FacetValue(value=str(v), count=n) for v, n in counts[f]])
             for f in wanted
         ]
 

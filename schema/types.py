@@ -15,7 +15,7 @@ from catalogue.coverage import MocFormat as CoreMocFormat
 from catalogue.obscore import OBSCORE_FIELDS, FieldKind
 from catalogue.query import MAX_PAGE
 from schema.context import Context
-from schema.enums import DIDType, MocFormat, ReplicaState
+from schema.enums import DIDType, FacetField, MocFormat, ReplicaState
 from schema.inputs import SortInput
 
 Long = NewType("Long", int)
@@ -322,5 +322,5 @@ class FacetValue:
 
 @strawberry.type(description="Counts of the matching DIDs by one field's values.")
 class Facet:
-    field: str
+    field: FacetField  # type: ignore[valid-type]
     values: list[FacetValue]

@@ -45,10 +45,12 @@ _MEMBER_TYPES = {
 
 
 async def add_rse(session: AsyncSession, rse: RSE, now: datetime) -> None:
-    """Register an RSE; its name must be new."""
-    exists = await session.scalar(select(t.rse.c.id).where(t.rse.c.name == rse.name))
-    if exists is not None:
-        raise ConflictError(f"RSE {rse.name!r} is already registered")
+    """Register an RSE; registering the same one again changes nothing, another is a conflict."""
+    stored = {r.name: r for r in await list_rses(session)}.get(rse.name)
+    if stored == rse:
+        return
+    if stored is not None:
+        raise ConflictError(f"RSE {rse.name!r} is already registered with other settings")
     await session.execute(
         insert(t.rse).values(
             name=rse.name,
