@@ -16,9 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalogue.ingest import Candidate, Rejected, prepare
 from catalogue.models import DIDKey, DIDType, RunSummary
 from catalogue.store import dids, files
+from catalogue.store.engine import refresh_statistics
 from catalogue.store.extents import Contribution, combine, summary_values
 
 Accepted = tuple[Candidate, files.PreparedFile]
+_FIRST_ANALYSE = 1000
 
 
 @dataclass(slots=True)
@@ -30,6 +32,7 @@ class Registration:
     index_cells: int
     track_outcomes: bool = False
     summary: RunSummary = field(default_factory=RunSummary)
+    _analysed_at: int = 0
     _order: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -61,6 +64,10 @@ class Registration:
         accepted = await self._check_datasets(accepted)
         if accepted:
             await self._register(accepted, rses, write=write)
+        written = self.summary.registered
+        if written >= max(2 * self._analysed_at, _FIRST_ANALYSE):
+            await refresh_statistics(self.session)  # at doublings: log(n) times in a run
+            self._analysed_at = written
 
     def finish(self) -> RunSummary:
         """The summary, its problems in input order."""

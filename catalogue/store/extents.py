@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalogue.coverage import Coverage, union_all
 from catalogue.obscore import OBSCORE_FIELDS, SUMMARY_FIELDS, FieldKind
 from catalogue.store import tables as t
+from catalogue.store.bulk import insert_rows
 from catalogue.store.rows import coverage_from_row
 
 
@@ -133,7 +134,7 @@ async def _store(
             {"did_id": did_id, "lo": int(lo), "hi": int(hi)}
             for lo, hi in cov.index_cells(index_cells).tolist()
         ]
-        await session.execute(insert(t.coverage_cell), cells)
+        await insert_rows(session, t.coverage_cell, cells)
 
 
 async def _store_values(

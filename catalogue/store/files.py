@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalogue.coverage import Coverage
 from catalogue.models import DIDKey, DIDType, FileSpec, ReplicaSpec
 from catalogue.store import tables as t
+from catalogue.store.bulk import insert_rows, insert_with_ids
 from catalogue.store.rows import meta_rows
 
 _LOOKUP_CHUNK = 900  # below SQLite's default limit of bound parameters per statement
@@ -238,7 +239,7 @@ async def _add_replicas(
         for pair in stored:
             wanted.pop((pair.did_id, pair.rse_id), None)
     if wanted:
-        await session.execute(insert(t.replica), list(wanted.values()))
+        await insert_rows(session, t.replica, list(wanted.values()))
 
 
 async def _insert_dids(
@@ -261,8 +262,7 @@ async def _insert_dids(
         }
         for i in fresh
     ]
-    statement = insert(t.did).returning(t.did.c.id, sort_by_parameter_order=True)
-    return list((await session.scalars(statement, rows)).all())
+    return await insert_with_ids(session, t.did, rows)
 
 
 async def _insert_details(
@@ -291,4 +291,4 @@ async def _insert_details(
         (t.did_meta, meta),
     ):
         if rows:
-            await session.execute(insert(table), rows)
+            await insert_rows(session, table, rows)

@@ -1,0 +1,60 @@
+"""Writing many rows at once: PostgreSQL's COPY, or executemany elsewhere.
+
+Bulk registration writes hundreds of thousands of rows into half a dozen tables. Through
+SQLAlchemy's executemany most of the time goes into building statements; COPY (asyncpg's
+``copy_records_to_table``) streams the same rows in the server's binary format. Both paths
+write exactly the same rows; SQLite keeps the portable one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def _is_postgresql(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+async def _driver(session: AsyncSession) -> Any:
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
+async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows (dicts with every column of the table that is not defaulted)."""
+    if not rows:
+        return
+    if not _is_postgresql(session):
+        await session.execute(insert(table), list(rows))
+        return
+    columns = list(rows[0])
+    records = [tuple(row[c] for c in columns) for row in rows]
+    driver = await _driver(session)
+    await driver.copy_records_to_table(table.name, records=records, columns=columns)
+
+
+async def insert_with_ids(
+    session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]
+) -> list[int]:
+    """Insert rows and return their new ids, in order."""
+    if not rows:
+        return []
+    if not _is_postgresql(session):
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return list((await session.scalars(statement, list(rows))).all())
+    sequence = f"{table.name}_id_seq"  # SERIAL/IDENTITY naming; the table name is ours
+    ids = list(
+        (
+            await session.scalars(
+                select(text(f"nextval('{sequence}')")).select_from(text("generate_series(1, :n)")),
+                {"n": len(rows)},
+            )
+        ).all()
+    )
+    await insert_rows(session, table, [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
+    return ids
