@@ -40,4 +40,4 @@ async def member_page(
     catalogue = info.context.catalogue
     query = to_query(None, sort, first, after, catalogue.moc_order, parent=parent)
     with at("after"):
-        return connection(await catalogue.search(query))
+        return connection(await info.context.loaders.members.load(query))

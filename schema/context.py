@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -9,7 +10,8 @@ from typing import Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from catalogue.coverage import Coverage
-from catalogue.models import ANONYMOUS, DID, Caller, DIDKey, Extent, MetaValue, Replica
+from catalogue.models import ANONYMOUS, DID, Caller, DIDKey, Extent, MetaValue, Page, Replica
+from catalogue.query import DIDQuery
 from catalogue.service import Catalogue
 
 K = TypeVar("K")
@@ -37,6 +39,7 @@ class Loaders:
     metadata: DataLoader[int, dict[str, MetaValue]] = field(init=False)
     characterisation: DataLoader[int, dict[str, Any]] = field(init=False)
     extent: DataLoader[int, tuple[Extent, Coverage | None] | None] = field(init=False)
+    members: DataLoader[DIDQuery, Page[DID]] = field(init=False)
 
     def __post_init__(self) -> None:
         reads = self.catalogue.reads
@@ -46,6 +49,18 @@ class Loaders:
         self.metadata = _loader(reads.metadata, {})
         self.characterisation = _loader(reads.characterisations, {})
         self.extent = _loader(reads.extents, None)
+        self.members = DataLoader(load_fn=self._member_pages)
+
+    async def _member_pages(self, queries: list[DIDQuery]) -> list[Page[DID] | BaseException]:
+        """Pages of several collections (one search each), answered together.
+
+        Resolved at once, the listed members' own parts (replicas, metadata, ...) are then
+        asked for in the same tick and load in one batch per part, not one per collection.
+        """
+        pages = await asyncio.gather(
+            *(self.catalogue.search(q) for q in queries), return_exceptions=True
+        )
+        return list(pages)
 
 
 @dataclass
