@@ -174,7 +174,9 @@ def demo(settings: Settings, host: str, port: int, no_serve: bool) -> None:
     if no_serve:
         return
     base = f"http://{host}:{port}"
-    out.print(f"lakecat is serving the demo lake at {base}/  (health: {base}/health)")
+    out.print(f"lakecat is serving the demo lake at {base}/")
+    out.print(f"  GraphQL (GraphiQL in a browser): {base}/graphql")
+    out.print("  TAP for TOPCAT and pyvo: not yet served (the TAP/ObsCore bridge is issue 5)")
     _serve(settings, host, port)
 
 

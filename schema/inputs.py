@@ -217,7 +217,7 @@ def _time_bound(text: str | None, number: float | None, field: str) -> float | N
     except ValueError:
         pass
     with at(field):
-        return mjd(parse_timestamp(field, text))
+        return mjd(parse_timestamp("the bound", text))
 
 
 def _spectral(s: SpectralRangeInput) -> tuple[float | None, float | None]:
