@@ -63,9 +63,9 @@ class Coverage:
 
     @classmethod
     def from_moc(cls, moc: MOC) -> Coverage:
-        """Wrap a mocpy MOC."""
+        """Wrap a mocpy MOC (whose ranges are already sorted, disjoint and merged)."""
         ranges = np.asarray(moc.to_depth29_ranges, dtype=np.uint64).reshape(-1, 2)
-        return cls(_normalise(ranges), int(moc.max_order))
+        return cls(ranges, int(moc.max_order))
 
     @classmethod
     def from_region(cls, region: Region, order: int) -> Coverage:

@@ -58,21 +58,31 @@ class Polygon:
         return f"Polygon ICRS {coords}"
 
     def centre_and_fov(self) -> tuple[float, float, float]:
-        """Centre (mean of the vertex unit vectors) and the diameter of the enclosing cone."""
-        xyz = unit_vectors(np.array(self.vertices, dtype=float))
-        mean = xyz.sum(axis=0)
-        norm = float(np.linalg.norm(mean))
+        """Centre (mean of the vertex unit vectors) and the diameter of the enclosing cone.
+
+        Plain floats, not numpy: footprints have a handful of vertices and ingest calls this
+        once per file, where numpy's per-call overhead dominated.
+        """
+        points = [_unit(ra, dec) for ra, dec in self.vertices]
+        sx, sy, sz = (sum(p[i] for p in points) for i in range(3))
+        norm = math.sqrt(sx * sx + sy * sy + sz * sz)
         if norm == 0:
             msg = "polygon vertices are balanced around the sphere; no centre"
             raise InvalidInputError(msg)
-        mean /= norm
-        ra = math.degrees(math.atan2(mean[1], mean[0])) % 360.0
-        dec = math.degrees(math.asin(max(-1.0, min(1.0, mean[2]))))
-        radius = float(np.degrees(np.arccos(np.clip(xyz @ mean, -1.0, 1.0))).max())
+        cx, cy, cz = sx / norm, sy / norm, sz / norm
+        ra = math.degrees(math.atan2(cy, cx)) % 360.0
+        dec = math.degrees(math.asin(max(-1.0, min(1.0, cz))))
+        nearest = min(px * cx + py * cy + pz * cz for px, py, pz in points)
+        radius = math.degrees(math.acos(max(-1.0, min(1.0, nearest))))
         return ra, dec, 2 * radius
 
 
 Region = Circle | Polygon
+
+
+def _unit(ra: float, dec: float) -> tuple[float, float, float]:
+    r, d = math.radians(ra), math.radians(dec)
+    return math.cos(d) * math.cos(r), math.cos(d) * math.sin(r), math.sin(d)
 
 
 def unit_vectors(radec: np.ndarray) -> np.ndarray:
