@@ -147,6 +147,13 @@ class Catalogue:
             await dids.close(session, await dids.require_did(session, key), _now())
         _audit(caller, "closed", key)
 
+    async def delete(self, key: DIDKey, *, caller: Caller = LOCAL_OPERATOR) -> None:
+        """Delete a file or an empty collection; its name stays taken for all time."""
+        async with self._sessions.begin() as session:
+            row = await dids.require_did(session, key)
+            await dids.delete_did(session, row, _now(), self._index_cells)
+        _audit(caller, "deleted", key)
+
     async def set_metadata(
         self,
         key: DIDKey,

@@ -466,3 +466,13 @@ def graphql_schema(output: Path | None) -> None:
         click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+@did.command(name="delete")
+@click.argument("did_text", metavar="SCOPE:NAME")
+@pass_settings
+def did_delete(settings: Settings, did_text: str) -> None:
+    """Delete a file or an empty collection (its name is never reused)."""
+    key = _key(did_text)
+    _run(settings, lambda c: c.delete(key))
+    out.print(f"{key} deleted")

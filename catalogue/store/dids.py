@@ -463,3 +463,38 @@ async def set_replica_state(
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFoundError(f"{row['scope']}:{row['name']} has no replica on {rse_name}")
+
+
+async def delete_did(session: AsyncSession, row: Any, now: datetime, index_cells: int) -> None:
+    """Delete a file or an empty collection, keeping a tombstone so its name is never reused.
+
+    It is detached from its parents (their extents are recomputed), its replicas and index
+    cells go; its row stays with ``deleted_at`` set and every search skips it.
+    """
+    key = DIDKey(row["scope"], row["name"])
+    if row["did_type"] != DIDType.FILE:
+        members = await session.scalar(
+            select(func.count()).where(t.attachment.c.parent_id == row["id"])
+        )
+        if members:
+            raise AttachmentError(f"{key} still holds {members} DIDs; detach them first")
+    parent_rows = (
+        (
+            await session.execute(
+                select(t.did).where(
+                    t.did.c.id.in_(
+                        select(t.attachment.c.parent_id).where(t.attachment.c.child_id == row["id"])
+                    )
+                )
+            )
+        )
+        .mappings()
+        .all()
+    )
+    for parent in parent_rows:
+        await detach(session, parent, [row], now, index_cells)
+    for table in (t.replica, t.coverage_cell):
+        await session.execute(delete(table).where(table.c.did_id == row["id"]))
+    await session.execute(
+        update(t.did).where(t.did.c.id == row["id"]).values(deleted_at=now, updated_at=now)
+    )
