@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, insert, select, text
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -45,8 +45,14 @@ async def insert_with_ids(
     if not rows:
         return []
     if not _is_postgresql(session):
-        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return list((await session.scalars(statement, list(rows))).all())
+        # One writer at a time (WAL): ids follow the largest; rows are never removed (DIDs
+        # leave tombstones), so they are never reused. RETURNING would mean a row at a time.
+        last = await session.scalar(select(func.coalesce(func.max(table.c.id), 0)))
+        ids = list(range(int(last or 0) + 1, int(last or 0) + 1 + len(rows)))
+        await session.execute(
+            insert(table), [{"id": i, **row} for i, row in zip(ids, rows, strict=True)]
+        )
+        return ids
     sequence = f"{table.name}_id_seq"  # SERIAL/IDENTITY naming; the table name is ours
     ids = list(
         (
