@@ -46,4 +46,4 @@ def candidate_ids(query: Coverage, max_order: int = MAX_ORDER) -> Select[tuple[i
     floors = _containing_starts([a for a, _ in pairs], max_order)
     if floors:
         clauses.append(and_(lo.in_(floors), t.coverage_cell.c.hi > pairs[0][0]))
-    return select(t.coverage_cell.c.did_id).where(or_(*clauses)).distinct()
+    return select(t.coverage_cell.c.did_id).where(or_(*clauses))
