@@ -177,6 +177,20 @@ async def _did(info: Info[Context, None], key: DIDKey) -> DID:
     return from_domain(record[key])
 
 
+async def _membership(
+    info: Info[Context, None], parent: str, children: list[str], *, attaching: bool
+) -> AttachResult:
+    async def run() -> AttachSuccess:
+        key = _key(parent, "parent")
+        keys = [_key(c, f"children[{i}]") for i, c in enumerate(children)]
+        catalogue = info.context.catalogue
+        change = catalogue.attach if attaching else catalogue.detach
+        changed = await change(key, keys, caller=info.context.caller)
+        return AttachSuccess(parent=await _did(info, key), changed=changed)
+
+    return await guarded(run())  # type: ignore[return-value]
+
+
 RegisterRSEResult = Annotated[RSE | Problems, strawberry.union("RegisterRSEResult")]
 CollectionResult = Annotated[DIDSuccess | Problems, strawberry.union("CollectionResult")]
 AttachResult = Annotated[AttachSuccess | Problems, strawberry.union("AttachResult")]
@@ -272,25 +286,13 @@ class Mutation:
     async def attach(
         self, info: Info[Context, None], parent: str, children: list[str]
     ) -> AttachResult:
-        async def run() -> AttachSuccess:
-            key = _key(parent, "parent")
-            keys = [_key(c, f"children[{i}]") for i, c in enumerate(children)]
-            changed = await info.context.catalogue.attach(key, keys, caller=info.context.caller)
-            return AttachSuccess(parent=await _did(info, key), changed=changed)
-
-        return await guarded(run())  # type: ignore[return-value]
+        return await _membership(info, parent, children, attaching=True)
 
     @strawberry.mutation(description="Detach DIDs (scope:name) from a collection.")
     async def detach(
         self, info: Info[Context, None], parent: str, children: list[str]
     ) -> AttachResult:
-        async def run() -> AttachSuccess:
-            key = _key(parent, "parent")
-            keys = [_key(c, f"children[{i}]") for i, c in enumerate(children)]
-            changed = await info.context.catalogue.detach(key, keys, caller=info.context.caller)
-            return AttachSuccess(parent=await _did(info, key), changed=changed)
-
-        return await guarded(run())  # type: ignore[return-value]
+        return await _membership(info, parent, children, attaching=False)
 
     @strawberry.mutation(description="Close a dataset (or container): no new content, ever.")
     async def close_dataset(self, info: Info[Context, None], did: str) -> CollectionResult:

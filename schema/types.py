@@ -239,6 +239,19 @@ class File(DID):
         ]
 
 
+async def _members(
+    root: DID,
+    info: Info[Context, None],
+    first: int = 50,
+    after: str | None = None,
+    sort: SortInput | None = None,
+) -> DIDConnection:
+    """A page of a collection's direct members (Dataset.files, Container.children)."""
+    from schema.connection import member_page  # noqa: PLC0415 - connection imports types
+
+    return await member_page(info, root.record.key, first, after, sort)
+
+
 @strawberry.interface(description="A DID that holds other DIDs.")
 class Collection(DID):
     @strawberry.field(description="Number of direct members.")
@@ -256,32 +269,16 @@ class Dataset(Collection):
     def bytes(self) -> Long | None:
         return None if self.record.bytes is None else Long(self.record.bytes)
 
-    @strawberry.field(description=f"Its files, a page at a time (first <= {MAX_PAGE}).")
-    async def files(
-        self,
-        info: Info[Context, None],
-        first: int = 50,
-        after: str | None = None,
-        sort: SortInput | None = None,
-    ) -> DIDConnection:
-        from schema.connection import member_page  # noqa: PLC0415
-
-        return await member_page(info, self.record.key, first, after, sort)
+    files: DIDConnection = strawberry.field(
+        resolver=_members, description=f"Its files, a page at a time (first <= {MAX_PAGE})."
+    )
 
 
 @strawberry.type(description="A container: a set of datasets and containers.")
 class Container(Collection):
-    @strawberry.field(description=f"Its members, a page at a time (first <= {MAX_PAGE}).")
-    async def children(
-        self,
-        info: Info[Context, None],
-        first: int = 50,
-        after: str | None = None,
-        sort: SortInput | None = None,
-    ) -> DIDConnection:
-        from schema.connection import member_page  # noqa: PLC0415
-
-        return await member_page(info, self.record.key, first, after, sort)
+    children: DIDConnection = strawberry.field(
+        resolver=_members, description=f"Its members, a page at a time (first <= {MAX_PAGE})."
+    )
 
 
 def from_domain(record: models.DID) -> DID:
