@@ -69,8 +69,10 @@ class Registration:
             await refresh_statistics(self.session)  # at doublings: log(n) times in a run
             self._analysed_at = written
 
-    def finish(self) -> RunSummary:
-        """The summary, its problems in input order."""
+    async def finish(self) -> RunSummary:
+        """The summary, its problems in input order; statistics refreshed for what was written."""
+        if self.summary.registered:
+            await refresh_statistics(self.session)
         self.summary.problems.sort(key=lambda p: self._order.get(p[0], len(self._order)))
         return self.summary
 

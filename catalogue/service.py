@@ -261,7 +261,7 @@ class Catalogue:
                 if not all_or_nothing:
                     await transaction.commit()
                     transaction = await session.begin()
-            summary = run.finish()
+            summary = await run.finish()
             if all_or_nothing and summary.failed:
                 await transaction.rollback()
                 summary.skipped += summary.registered + summary.unchanged

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 from sqlalchemy import ColumnElement, Select, String, cast, func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalogue.coverage import Coverage, union_all
+from catalogue.coverage import MAX_ORDER, Coverage, union_all
 from catalogue.obscore import SUMMARY_FIELDS
 from catalogue.query import DIDQuery, FacetField
 from catalogue.store import tables as t
@@ -90,16 +91,20 @@ async def facet_counts(
 
 
 async def union_coverage(session: AsyncSession, query: DIDQuery, max_order: int) -> Coverage:
-    """The union MOC of every selected DID, at ``max_order`` at most (MOCServer ``get=moc``)."""
+    """The union MOC of every selected DID, at ``max_order`` at most (MOCServer ``get=moc``).
+
+    Ranges are gathered raw and degraded and merged once per few thousand DIDs: per-DID numpy
+    calls dominated the time over 10,000 datasets.
+    """
     whole = replace(query, cursor=None)
-    pending: list[Coverage] = []
+    pending: list[np.ndarray] = []
     merged = Coverage.empty(max_order)
 
     def add(data: bytes, order: int) -> None:
         nonlocal merged
-        pending.append(Coverage.from_bytes(data, order).degrade(max_order))
+        pending.append(Coverage.from_bytes(data, order).ranges)
         if len(pending) >= _MERGE_EVERY:
-            merged = union_all([merged, *pending])
+            merged = _merge(merged, pending, max_order)
             pending.clear()
 
     if whole.region is not None:
@@ -112,4 +117,11 @@ async def union_coverage(session: AsyncSession, query: DIDQuery, max_order: int)
         )
         for row in (await session.execute(statement)).mappings():
             add(row["moc"], row["moc_order"])
-    return union_all([merged, *pending])
+    return _merge(merged, pending, max_order)
+
+
+def _merge(merged: Coverage, pending: list[np.ndarray], max_order: int) -> Coverage:
+    if not pending:
+        return merged
+    ranges = np.concatenate([merged.ranges, *pending])
+    return union_all([Coverage(ranges, MAX_ORDER).degrade(max_order)])
