@@ -125,7 +125,9 @@ def pg_floor(url: str, manifest: Path) -> float:
     try:
         with connection.cursor() as cursor:
             columns = ", ".join(f"{n} {t}" for n, t in FLOOR_COLUMNS)
-            cursor.execute(f"DROP TABLE IF EXISTS bench_floor; CREATE TABLE bench_floor ({columns})")
+            cursor.execute(
+                f"DROP TABLE IF EXISTS bench_floor; CREATE TABLE bench_floor ({columns})"
+            )
         connection.commit()
         start = time.perf_counter()
         with connection.cursor() as cursor:

@@ -27,8 +27,8 @@ import asyncio
 import inspect
 import math
 import os
-import shutil
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -95,7 +95,12 @@ def _cone_probe(
 def _polygon_probe(ra: float, dec: float) -> Probe:
     half = 1.0
     w = half / max(math.cos(math.radians(dec)), 1e-3)
-    vertices = ((ra - w, dec - half), (ra + w, dec - half), (ra + w, dec + half), (ra - w, dec + half))
+    vertices = (
+        (ra - w, dec - half),
+        (ra + w, dec - half),
+        (ra + w, dec + half),
+        (ra - w, dec + half),
+    )
     start = time.perf_counter()
     coverage = Coverage.from_region(Polygon(vertices), ORDER)
     ms = (time.perf_counter() - start) * 1000
@@ -105,10 +110,16 @@ def _polygon_probe(ra: float, dec: float) -> Probe:
 
 def _moc_probe(ra: float, dec: float) -> Probe:
     step = 1.5 / max(math.cos(math.radians(dec)), 1e-3)
-    cones = [(ra, dec, 1.0), ((ra + step) % 360, dec, 1.0), (ra, max(-90.0, min(90.0, dec + 1.5)), 1.0)]
-    moc_text = Coverage.from_region(Circle(*cones[0]), 8).union(
-        *(Coverage.from_region(Circle(*c), 8) for c in cones[1:])
-    ).to_string()
+    cones = [
+        (ra, dec, 1.0),
+        ((ra + step) % 360, dec, 1.0),
+        (ra, max(-90.0, min(90.0, dec + 1.5)), 1.0),
+    ]
+    moc_text = (
+        Coverage.from_region(Circle(*cones[0]), 8)
+        .union(*(Coverage.from_region(Circle(*c), 8) for c in cones[1:]))
+        .to_string()
+    )
     start = time.perf_counter()
     coverage = Coverage.from_string(moc_text)  # what an API request with a MOC string costs
     ms = (time.perf_counter() - start) * 1000
@@ -229,7 +240,10 @@ class Manifest:
             synthetic.write_manifest(
                 self.path,
                 synthetic.records(
-                    self._args.files, per_dataset=per, layout="grid", seed=self._args.seed,
+                    self._args.files,
+                    per_dataset=per,
+                    layout="grid",
+                    seed=self._args.seed,
                     product="calexp",
                 ),
             )
@@ -456,7 +470,11 @@ def report(
             f"{marker['build_seconds']:.0f} s, ANALYZE {marker['analyse_seconds']:.1f} s"
             + (f" (built with {marker['settings']})" if marker.get("settings") else "")
             + f"; built by code {marker.get('code')}"
-            + (f", peak RSS after build {marker['rss_mib']:.0f} MiB" if marker.get("rss_mib") else "")
+            + (
+                f", peak RSS after build {marker['rss_mib']:.0f} MiB"
+                if marker.get("rss_mib")
+                else ""
+            )
         )
         if marker.get("code") != os.environ.get("LAKECAT_BENCH_SNAPSHOT"):
             print(f"  note: queried with code {os.environ.get('LAKECAT_BENCH_SNAPSHOT')}")

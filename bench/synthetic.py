@@ -62,7 +62,12 @@ def random_position(rng: random.Random, dec_limit: float = 80.0) -> tuple[float,
 def square(ra: float, dec: float, half: float = TILE / 2) -> str:
     """An STC-S square centred on (ra, dec), ``2*half`` degrees of declination high."""
     w = half / max(math.cos(math.radians(dec)), 1e-3)
-    corners = ((ra - w, dec - half), (ra + w, dec - half), (ra + w, dec + half), (ra - w, dec + half))
+    corners = (
+        (ra - w, dec - half),
+        (ra + w, dec - half),
+        (ra + w, dec + half),
+        (ra - w, dec + half),
+    )
     return "Polygon ICRS " + " ".join(f"{r % 360.0:.6f} {d:.6f}" for r, d in corners)
 
 
@@ -197,7 +202,9 @@ def pg_server(directory: Path | None = None) -> Iterator[str]:
         yield url
         return
     temporary = directory is None
-    where = Path(tempfile.mkdtemp(prefix="lakecat-bench-pg-", dir="/tmp")) if temporary else directory
+    where = (
+        Path(tempfile.mkdtemp(prefix="lakecat-bench-pg-", dir="/tmp")) if temporary else directory
+    )
     assert where is not None
     started = subprocess.run(
         [str(PG_CLUSTER), "start", str(where)], check=True, capture_output=True, text=True
