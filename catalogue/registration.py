@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalogue.ingest import Candidate, Rejected, prepare
 from catalogue.models import DIDKey, DIDType, RunSummary
-from catalogue.store import dids, files
+from catalogue.store import dids, files, rses
 from catalogue.store.engine import refresh_statistics
 from catalogue.store.extents import Contribution, combine, summary_values
 
@@ -33,7 +33,6 @@ class Registration:
     track_outcomes: bool = False
     summary: RunSummary = field(default_factory=RunSummary)
     _analysed_at: int = 0
-    _order: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.track_outcomes:
@@ -46,8 +45,7 @@ class Registration:
 
     async def add_batch(self, batch: list[Candidate | Rejected], *, write: bool) -> None:
         """Check a batch and, when ``write``, register what passes."""
-        for item in batch:
-            self._order.setdefault(item.where, len(self._order))
+        first_problem = len(self.summary.problems)
         candidates: list[Candidate] = []
         for item in batch:
             if isinstance(item, Rejected):
@@ -64,6 +62,11 @@ class Registration:
         accepted = await self._check_datasets(accepted)
         if accepted:
             await self._register(accepted, rses, write=write)
+        # Batches come in input order; within one, problems are found check by check.
+        position = {item.where: i for i, item in enumerate(batch)}
+        self.summary.problems[first_problem:] = sorted(
+            self.summary.problems[first_problem:], key=lambda p: position.get(p[0], len(batch))
+        )
         written = self.summary.registered
         if written >= max(2 * self._analysed_at, _FIRST_ANALYSE):
             await refresh_statistics(self.session)  # at doublings: log(n) times in a run
@@ -73,15 +76,14 @@ class Registration:
         """The summary, its problems in input order; statistics refreshed for what was written."""
         if self.summary.registered:
             await refresh_statistics(self.session)
-        self.summary.problems.sort(key=lambda p: self._order.get(p[0], len(self._order)))
         return self.summary
 
     async def _check_rses(
         self, accepted: list[Accepted]
     ) -> tuple[list[Accepted], dict[str, tuple[int, str]]]:
         names = {r.rse for _, p in accepted for r in p.spec.replicas}
-        found = await dids.find_rses(self.session, names)
-        problems = {name: dids.rse_problem(name, found.get(name)) for name in names}
+        found = await rses.find_rses(self.session, names)
+        problems = {name: rses.rse_problem(name, found.get(name)) for name in names}
         usable: list[Accepted] = []
         for candidate, item in accepted:
             refused = [problems[r.rse] for r in item.spec.replicas if problems[r.rse]]

@@ -32,7 +32,7 @@ from catalogue.models import (
 )
 from catalogue.query import DIDQuery, FacetField
 from catalogue.registration import Registration
-from catalogue.store import aggregates, dids, queries
+from catalogue.store import aggregates, dids, queries, rses
 
 Progress = Callable[[int], None]
 
@@ -80,18 +80,18 @@ class Catalogue:
         """Register a storage element."""
         check_rse(rse)
         async with self._sessions.begin() as session:
-            await dids.add_rse(session, rse, _now())
+            await rses.add_rse(session, rse, _now())
         _audit(caller, "registered RSE", rse.name)
 
     async def require_rse(self, name: str) -> None:
         """Fail with a message saying how to register the RSE when it is missing."""
         async with self._sessions() as session:
-            await dids.require_rse(session, name)
+            await rses.require_rse(session, name)
 
     async def list_rses(self) -> list[RSE]:
         """All storage elements."""
         async with self._sessions() as session:
-            return await dids.list_rses(session)
+            return await rses.list_rses(session)
 
     async def list_scopes(self) -> list[str]:
         """All scopes."""
@@ -175,7 +175,7 @@ class Catalogue:
         """Add replicas of a file; returns how many were new."""
         async with self._sessions.begin() as session:
             row = await dids.require_did(session, key)
-            added = await dids.add_replicas(session, row, replicas, _now())
+            added = await rses.add_replicas(session, row, replicas, _now())
         _audit(caller, f"added {added} replicas of", key)
         return added
 
@@ -185,7 +185,7 @@ class Catalogue:
         """Set the state of a file's replica on an RSE."""
         async with self._sessions.begin() as session:
             row = await dids.require_did(session, key)
-            await dids.set_replica_state(session, row, rse, state, _now())
+            await rses.set_replica_state(session, row, rse, state, _now())
         _audit(caller, f"set replica on {rse} to {state} for", key)
 
     # -- reading ---------------------------------------------------------------------------
