@@ -9,6 +9,8 @@ straight lines, so the planar tests are exact.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from catalogue.models import Intersect
@@ -127,10 +129,42 @@ def _polygon_polygon(query: Polygon, item: Polygon) -> tuple[bool, bool, bool] |
     return overlap, item_in and not crossing, query_in and not crossing
 
 
+def _vertex_distances(circle: Circle, polygon: Polygon) -> list[float]:
+    """Great-circle distances (deg) from the cone's centre to each vertex (haversine)."""
+    ra0, dec0 = math.radians(circle.ra), math.radians(circle.dec)
+    found = []
+    for ra, dec in polygon.vertices:
+        r, d = math.radians(ra), math.radians(dec)
+        h = (
+            math.sin((d - dec0) / 2) ** 2
+            + math.cos(d) * math.cos(dec0) * math.sin((r - ra0) / 2) ** 2
+        )
+        found.append(math.degrees(2 * math.asin(min(1.0, math.sqrt(h)))))
+    return found
+
+
+def _cone_polygon_quick(query: Circle, item: Polygon, intersect: Intersect) -> bool | None:
+    """The common cases in plain floats, before the numpy test; None when undecided.
+
+    A polygon is inside a cap (r < 180) exactly when its vertices are: caps are convex. A
+    vertex inside the cap is enough for an overlap.
+    """
+    if intersect is Intersect.COVERS:
+        return None
+    distances = _vertex_distances(query, item)
+    if intersect is Intersect.ENCLOSED:
+        return max(distances) <= query.radius
+    return True if min(distances) <= query.radius else None
+
+
 def relate(query: Region, item: Region, intersect: Intersect) -> bool | None:
     """Decide ``item`` (a file's footprint) against a query region; None if undecidable here."""
     if isinstance(query, Circle) and isinstance(item, Circle):
         return _circle_circle(query, item, intersect)
+    if isinstance(query, Circle) and isinstance(item, Polygon):
+        quick = _cone_polygon_quick(query, item, intersect)
+        if quick is not None:
+            return quick
     if isinstance(query, Circle) and isinstance(item, Polygon):
         overlap, item_in, query_in = _circle_polygon(query, item)
     elif isinstance(query, Polygon) and isinstance(item, Circle):
