@@ -79,7 +79,15 @@ class Coverage:
                 max_depth=order,
             )
             return cls.from_moc(moc)
-        return from_polygons([region], order)[0]
+        # One polygon: mocpy's single-shape call. Its multithreaded batch call stalls for
+        # hundreds of ms when the cores are busy, which a query must not pay for.
+        vertices = np.array(region.vertices, dtype=float)
+        moc = MOC.from_polygon(
+            lon=Longitude(vertices[:, 0] % 360.0, unit=u.deg),
+            lat=Latitude(vertices[:, 1], unit=u.deg),
+            max_depth=order,
+        )
+        return cls.from_moc(moc)
 
     @classmethod
     def from_string(cls, text: str) -> Coverage:
