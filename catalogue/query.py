@@ -6,7 +6,7 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -120,6 +120,11 @@ def mjd(moment: datetime) -> float:
     """Modified Julian Date (UTC, leap seconds ignored: below a millisecond per day)."""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return (aware - _MJD_EPOCH).total_seconds() / 86400.0
+
+
+def datetime_from_mjd(value: float) -> datetime:
+    """The UTC moment of a Modified Julian Date (the inverse of :func:`mjd`)."""
+    return _MJD_EPOCH + timedelta(days=value)
 
 
 def encode_cursor(query: DIDQuery, sort_value: Any, did_id: int) -> str:

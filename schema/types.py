@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, NewType
 
 import strawberry
@@ -13,7 +13,7 @@ from catalogue import models
 from catalogue.coverage import Coverage as CoverageValue
 from catalogue.coverage import MocFormat as CoreMocFormat
 from catalogue.obscore import OBSCORE_FIELDS, FieldKind
-from catalogue.query import MAX_PAGE
+from catalogue.query import MAX_PAGE, datetime_from_mjd
 from schema.context import Context
 from schema.enums import DIDType, FacetField, MocFormat, ReplicaState
 from schema.inputs import SortInput
@@ -28,11 +28,8 @@ LONG_SCALAR = strawberry.scalar(
 )
 
 
-_MJD_EPOCH = datetime(1858, 11, 17, tzinfo=UTC)
-
-
 def _iso(mjd: float | None) -> datetime | None:
-    return None if mjd is None else _MJD_EPOCH + timedelta(days=mjd)
+    return None if mjd is None else datetime_from_mjd(mjd)
 
 
 @strawberry.type(description="A storage element: where replicas live.")

@@ -15,9 +15,9 @@ from catalogue.coverage import MAX_ORDER, Coverage, union_all
 from catalogue.obscore import SUMMARY_FIELDS
 from catalogue.query import DIDQuery, FacetField
 from catalogue.store import tables as t
+from catalogue.store.bulk import IN_LIST_LIMIT
 from catalogue.store.queries import base_query, region_rows
 
-_CHUNK = 900
 _MERGE_EVERY = 2000
 
 
@@ -71,7 +71,7 @@ async def _selection(session: AsyncSession, query: DIDQuery) -> list[Any]:
     if whole.region is None:
         return [base_query(whole, t.did.c.id)]
     ids = [row["id"] async for row in region_rows(session, whole)]
-    return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+    return [ids[i : i + IN_LIST_LIMIT] for i in range(0, len(ids), IN_LIST_LIMIT)]
 
 
 async def facet_counts(

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalogue.coverage import Coverage
 from catalogue.models import DID, DIDKey, Extent, MetaValue, Replica, ReplicaState
 from catalogue.store import tables as t
+from catalogue.store.bulk import IN_LIST_LIMIT
 from catalogue.store.rows import (
     coverage_from_row,
     did_from_row,
@@ -18,12 +19,10 @@ from catalogue.store.rows import (
     metadata_from_rows,
 )
 
-_CHUNK = 900
-
 
 def _chunks(ids: Sequence[int]) -> list[list[int]]:
     unique = list(dict.fromkeys(ids))
-    return [unique[i : i + _CHUNK] for i in range(0, len(unique), _CHUNK)]
+    return [unique[i : i + IN_LIST_LIMIT] for i in range(0, len(unique), IN_LIST_LIMIT)]
 
 
 async def dids_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, DID]:
@@ -44,11 +43,11 @@ async def dids_by_key(session: AsyncSession, keys: Sequence[DIDKey]) -> dict[DID
     for key in keys:
         by_scope.setdefault(key.scope, []).append(key.name)
     for scope, names in by_scope.items():
-        for start in range(0, len(names), _CHUNK):
+        for start in range(0, len(names), IN_LIST_LIMIT):
             rows = await session.execute(
                 select(t.did).where(
                     t.did.c.scope == scope,
-                    t.did.c.name.in_(names[start : start + _CHUNK]),
+                    t.did.c.name.in_(names[start : start + IN_LIST_LIMIT]),
                     t.did.c.deleted_at.is_(None),
                 )
             )

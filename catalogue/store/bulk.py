@@ -14,6 +14,9 @@ from typing import Any
 from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+IN_LIST_LIMIT = 900
+"""Values per ``IN (...)`` list: below SQLite's default limit of bound parameters."""
+
 
 def _is_postgresql(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"

@@ -21,6 +21,7 @@ from catalogue.models import (
     ReplicaState,
 )
 from catalogue.store import tables as t
+from catalogue.store.bulk import IN_LIST_LIMIT
 from catalogue.store.extents import (
     Contribution,
     contribution_of,
@@ -167,11 +168,11 @@ async def attach_ids(
     ``contribution`` is the children's combined extent when the caller already has it.
     """
     stored: set[int] = set()
-    for start in range(0, len(child_ids), 900):
+    for start in range(0, len(child_ids), IN_LIST_LIMIT):
         rows = await session.scalars(
             select(t.attachment.c.child_id).where(
                 t.attachment.c.parent_id == parent["id"],
-                t.attachment.c.child_id.in_(child_ids[start : start + 900]),
+                t.attachment.c.child_id.in_(child_ids[start : start + IN_LIST_LIMIT]),
             )
         )
         stored.update(rows.all())
@@ -184,11 +185,11 @@ async def attach_ids(
     )
     added_bytes = 0
     if parent["did_type"] == DIDType.DATASET:
-        for start in range(0, len(new), 900):
+        for start in range(0, len(new), IN_LIST_LIMIT):
             added_bytes += int(
                 await session.scalar(
                     select(func.coalesce(func.sum(t.did.c.bytes), 0)).where(
-                        t.did.c.id.in_(new[start : start + 900])
+                        t.did.c.id.in_(new[start : start + IN_LIST_LIMIT])
                     )
                 )
                 or 0

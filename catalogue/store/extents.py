@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalogue.coverage import Coverage, union_all
 from catalogue.obscore import OBSCORE_FIELDS, SUMMARY_FIELDS, FieldKind
 from catalogue.store import tables as t
-from catalogue.store.bulk import insert_rows
+from catalogue.store.bulk import IN_LIST_LIMIT, insert_rows
 from catalogue.store.rows import coverage_from_row
 
 
@@ -97,8 +97,8 @@ async def contribution_of(session: AsyncSession, did_ids: Sequence[int]) -> Cont
     """The combined extent of some DIDs, from their stored coverage and ObsCore values."""
     parts: list[Contribution] = []
     values: set[tuple[str, str]] = set()
-    for start in range(0, len(did_ids), 900):
-        chunk = list(did_ids[start : start + 900])
+    for start in range(0, len(did_ids), IN_LIST_LIMIT):
+        chunk = list(did_ids[start : start + IN_LIST_LIMIT])
         rows = await session.execute(select(t.coverage).where(t.coverage.c.did_id.in_(chunk)))
         parts.extend(
             Contribution(coverage_from_row(r), r["t_min"], r["t_max"], r["em_min"], r["em_max"])

@@ -20,10 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalogue.coverage import Coverage
 from catalogue.models import DIDKey, DIDType, FileSpec, ReplicaSpec
 from catalogue.store import tables as t
-from catalogue.store.bulk import insert_rows, insert_with_ids
+from catalogue.store.bulk import IN_LIST_LIMIT, insert_rows, insert_with_ids
 from catalogue.store.rows import meta_rows
-
-_LOOKUP_CHUNK = 900  # below SQLite's default limit of bound parameters per statement
 
 
 class Outcome(StrEnum):
@@ -63,8 +61,8 @@ async def find_dids(session: AsyncSession, keys: Sequence[DIDKey]) -> dict[DIDKe
     for key in keys:
         by_scope.setdefault(key.scope, []).append(key.name)
     for scope, names in by_scope.items():
-        for start in range(0, len(names), _LOOKUP_CHUNK):
-            chunk = names[start : start + _LOOKUP_CHUNK]
+        for start in range(0, len(names), IN_LIST_LIMIT):
+            chunk = names[start : start + IN_LIST_LIMIT]
             rows = await session.execute(
                 select(t.did).where(t.did.c.scope == scope, t.did.c.name.in_(chunk))
             )
@@ -230,10 +228,10 @@ async def _add_replicas(
         for row in _replica_rows(outcome.did_id, item.spec, rses, now):
             wanted.setdefault((row["did_id"], row["rse_id"]), row)
     ids = sorted({did_id for did_id, _ in wanted})
-    for start in range(0, len(ids), _LOOKUP_CHUNK):
+    for start in range(0, len(ids), IN_LIST_LIMIT):
         stored = await session.execute(
             select(t.replica.c.did_id, t.replica.c.rse_id).where(
-                t.replica.c.did_id.in_(ids[start : start + _LOOKUP_CHUNK])
+                t.replica.c.did_id.in_(ids[start : start + IN_LIST_LIMIT])
             )
         )
         for pair in stored:
