@@ -18,6 +18,7 @@ from enum import StrEnum
 import astropy.units as u
 import numpy as np
 from astropy.coordinates import Latitude, Longitude
+from cdshealpix.nested import lonlat_to_healpix
 from mocpy import MOC
 
 from catalogue.errors import InvalidInputError
@@ -261,3 +262,19 @@ def check_order(order: int) -> int:
         msg = f"MOC order {order} must be between 0 and {MAX_ORDER}"
         raise InvalidInputError(msg)
     return order
+
+
+def point_cells(ra: Sequence[float], dec: Sequence[float]) -> np.ndarray:
+    """The depth-29 NESTED HEALPix cell of each (ra, dec) in degrees, as int64.
+
+    A point is inside a MOC exactly when its cell is inside one of the MOC's depth-29
+    ranges, so point predicates are range scans on a B-tree of these cells.
+    """
+    if len(ra) == 0:
+        return np.zeros(0, dtype=np.int64)
+    cells = lonlat_to_healpix(
+        Longitude(np.asarray(ra, dtype=float), u.deg),
+        Latitude(np.asarray(dec, dtype=float), u.deg),
+        MAX_ORDER,
+    )
+    return np.asarray(cells, dtype=np.int64)

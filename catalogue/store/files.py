@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalogue.coverage import Coverage
+from catalogue.coverage import Coverage, point_cells
 from catalogue.models import DIDKey, DIDType, FileSpec, ReplicaSpec
 from catalogue.store import tables as t
 from catalogue.store.bulk import IN_LIST_LIMIT, insert_rows, insert_with_ids
@@ -263,6 +263,14 @@ async def _insert_dids(
     return await insert_with_ids(session, t.did, rows)
 
 
+def _add_point_cells(rows: list[dict[str, Any]]) -> None:
+    """Set ``s_hpx`` of the rows that have a position, in one vectorised call."""
+    placed = [r for r in rows if r["s_ra"] is not None and r["s_dec"] is not None]
+    cells = point_cells([r["s_ra"] for r in placed], [r["s_dec"] for r in placed])
+    for row, cell in zip(placed, cells.tolist(), strict=True):
+        row["s_hpx"] = cell
+
+
 async def _insert_details(
     session: AsyncSession, pairs: list[tuple[int, PreparedFile]], index_cells: int
 ) -> None:
@@ -272,6 +280,7 @@ async def _insert_details(
         for did_id, item in pairs
         if item.characterisation
     ]
+    _add_point_cells(char_rows)
     coverage_rows = [row for did_id, item in pairs if (row := _coverage_row(did_id, item))]
     cell_rows = [
         {"did_id": did_id, "lo": int(lo), "hi": int(hi)}

@@ -170,8 +170,16 @@ characterisation = Table(
     metadata,
     Column("did_id", Id, ForeignKey("did.id"), primary_key=True),
     *(Column(f.name, _SQL_TYPES[f.kind]) for f in OBSCORE_FIELDS),
+    # The HEALPix depth-29 NESTED cell of (s_ra, s_dec): point predicates (ADQL
+    # ``CONTAINS(POINT(s_ra, s_dec), ...)``) become B-tree range scans on it.
+    Column("s_hpx", BigInteger),
     *(Index(None, name) for name in _INDEXED),
+    Index(None, "s_hpx"),
+    Index(None, "s_dec"),
 )
+
+#: Columns of ``characterisation`` that are the store's own, not ObsCore fields.
+CHARACTERISATION_INTERNAL = frozenset({"did_id", "s_hpx"})
 
 # A DID's extent: its MOC (normalised depth-29 ranges, docs/decisions/0001-coverage.md) and its
 # time and wavelength ranges; for a collection, the aggregate of its members'.
@@ -215,4 +223,50 @@ collection_value = Table(
     PrimaryKeyConstraint("did_id", "field", "v_text"),
     Index(None, "field", "v_text"),
     Index(None, "field", "v_num"),
+)
+
+
+# UWS 1.1 jobs of the TAP service (bridges/tap/uws.py), kept here so that they survive a
+# restart and every service process sees the same job list.
+uws_job = Table(
+    "uws_job",
+    metadata,
+    Column("job_id", String(36), primary_key=True),
+    Column("run_id", Text),
+    Column("owner", Text),
+    Column("phase", String(12), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("started_at", Timestamp),
+    Column("ended_at", Timestamp),
+    Column("destruction_at", Timestamp, nullable=False),
+    Column("execution_duration", Integer, nullable=False),  # seconds; 0 means unlimited
+    Column("quote", Timestamp),
+    Column("parameters", Text, nullable=False),  # a JSON object of the job's parameters
+    Column("service_url", Text, nullable=False),  # the base URL the job was created under
+    Column("error_type", String(9)),  # "transient" or "fatal"
+    Column("error_message", Text),
+    Index(None, "phase"),
+    Index(None, "created_at"),
+    Index(None, "destruction_at"),
+)
+
+# A job's results (TAP has one, ``result``), stored whole so that any process can serve it.
+uws_result = Table(
+    "uws_result",
+    metadata,
+    Column("job_id", String(36), ForeignKey("uws_job.job_id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("mime_type", String(128), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("job_id", "name"),
+)
+
+# Inline (``param:``) uploads sent with an async job, kept until the job runs.
+uws_upload = Table(
+    "uws_upload",
+    metadata,
+    Column("job_id", String(36), ForeignKey("uws_job.job_id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("job_id", "name"),
 )
