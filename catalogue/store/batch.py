@@ -115,7 +115,9 @@ async def characterisation_of(
             select(t.characterisation).where(t.characterisation.c.did_id.in_(chunk))
         )
         for r in rows.mappings():
-            found[r["did_id"]] = {k: v for k, v in r.items() if k not in t.CHARACTERISATION_INTERNAL and v is not None}
+            found[r["did_id"]] = {
+                k: v for k, v in r.items() if k not in t.CHARACTERISATION_INTERNAL and v is not None
+            }
     return found
 
 

@@ -310,7 +310,11 @@ async def get_detail(session: AsyncSession, key: DIDKey) -> DIDDetail | None:
     )
     return DIDDetail(
         did=did_from_row(row),
-        characterisation={k: v for k, v in (char or {}).items() if k not in t.CHARACTERISATION_INTERNAL and v is not None},
+        characterisation={
+            k: v
+            for k, v in (char or {}).items()
+            if k not in t.CHARACTERISATION_INTERNAL and v is not None
+        },
         metadata=metadata_from_rows(list(meta)),
         replicas=[Replica(r.name, r.url, ReplicaState(r.state), r.updated_at) for r in replicas],
         extent=extent_from_row(extent) if extent else None,
