@@ -25,6 +25,17 @@ class Settings(BaseSettings):
     moc_order: int = Field(default=10, ge=3, le=16)
     index_cells: int = Field(default=24, ge=12, le=256)
     log_level: str = "INFO"
+    # The URL clients reach the service at (behind a proxy); else taken from each request.
+    public_url: str | None = None
+    # The IVOA authority of the lake's identifiers (ivo://AUTHORITY/lake?scope:name).
+    ivoa_authority: str = "lakecat.invalid"
+    tap_default_rec: int = Field(default=10_000, ge=1)
+    tap_max_rec: int = Field(default=1_000_000, ge=1)
+    tap_sync_timeout: int = Field(default=60, ge=1)  # seconds
+    tap_async_timeout: int = Field(default=600, ge=1)  # default executionDuration, seconds
+    tap_async_max_timeout: int = Field(default=3600, ge=1)
+    tap_workers: int = Field(default=2, ge=1)
+    tap_destruction_days: int = Field(default=7, ge=1)
 
     @property
     def resolved_database_url(self) -> str:

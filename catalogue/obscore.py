@@ -131,7 +131,7 @@ OBSCORE_FIELDS: tuple[ObsCoreField, ...] = (
         "pos.outline;obs.field",
         "obscore:Char.SpatialAxis.Coverage.Support.Area",
         "Sky region covered by the data product (expressed in ICRS frame)",
-        unit="deg",
+        # No unit: ObsCore 1.1 gives s_region none (its STC-S text carries degrees).
     ),
     ObsCoreField(
         "s_resolution",

@@ -30,7 +30,7 @@ from catalogue.models import (
     check_metadata,
     check_rse,
 )
-from catalogue.query import DIDQuery, FacetField
+from catalogue.query import DIDQuery, FacetField, RegionFilter, SortKey
 from catalogue.registration import Registration
 from catalogue.store import aggregates, dids, queries, rses
 
@@ -217,6 +217,16 @@ class Catalogue:
         """DIDs matching a query, one page at a time."""
         async with self._sessions() as session:
             return await queries.list_dids(session, query)
+
+    async def region_ids(self, region: RegionFilter) -> list[int]:
+        """Store ids of the files whose footprint meets ``region`` exactly, in id order.
+
+        The TAP bridge's ADQL geometry on ``s_region`` is decided here, by the same
+        index probe and exact tests as :meth:`search`, so both interfaces agree.
+        """
+        query = DIDQuery(types=(DIDType.FILE,), region=region, sort=SortKey.NAME, limit=0)
+        async with self._sessions() as session:
+            return sorted([row["id"] async for row in queries.region_rows(session, query)])
 
     async def facets(
         self, query: DIDQuery, fields: Sequence[FacetField], limit: int = 50

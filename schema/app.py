@@ -10,9 +10,10 @@ from typing import TypedDict
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from strawberry.asgi import GraphQL
 
+from bridges.tap.app import TapService
 from catalogue.config import Settings
 from catalogue.service import Catalogue
 from catalogue.store.engine import create_engine, create_sessions, migrate
@@ -38,7 +39,11 @@ async def landing(request: Request) -> JSONResponse:
             "service": "lakecat",
             "version": VERSION,
             "description": "Metadata catalogue of the data lake",
-            "interfaces": {"graphql": f"{base}/graphql", "health": f"{base}/health"},
+            "interfaces": {
+                "graphql": f"{base}/graphql",
+                "tap": f"{base}/tap",
+                "health": f"{base}/health",
+            },
             "scopes": await catalogue.list_scopes(),
         }
     )
@@ -61,18 +66,20 @@ class GraphQLApp(GraphQL[Context, None]):
 
 
 def create_app(settings: Settings, *, run_migrations: bool = True) -> Starlette:
-    """The service over the configured store."""
+    """The service over the configured store: GraphQL, TAP at ``/tap``, DataLink."""
+    engine = create_engine(settings.resolved_database_url)
+    catalogue = Catalogue(
+        create_sessions(engine),
+        moc_order=settings.moc_order,
+        index_cells=settings.index_cells,
+    )
+    tap = TapService(engine, catalogue, settings)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[State]:
-        engine = create_engine(settings.resolved_database_url)
         if run_migrations:
             await migrate(engine)
-        catalogue = Catalogue(
-            create_sessions(engine),
-            moc_order=settings.moc_order,
-            index_cells=settings.index_cells,
-        )
+        await tap.start()
         # The imports leave ~165k long-lived objects; freezing them keeps full collections
         # (about 80 ms each, every few requests) out of request latency.
         gc.collect()
@@ -80,6 +87,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> Starlette:
         try:
             yield {"catalogue": catalogue, "settings": settings}
         finally:
+            await tap.stop()
             await engine.dispose()
 
     return Starlette(
@@ -87,6 +95,8 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> Starlette:
             Route("/", landing),
             Route("/health", health),
             Route("/graphql", GraphQLApp(schema, graphql_ide="graphiql")),
+            Mount("/tap", routes=tap.routes()),
+            Mount("/datalink", routes=tap.datalink_routes()),
         ],
         lifespan=lifespan,
     )

@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
     Integer,
+    Select,
     String,
     and_,
     case,
@@ -61,6 +61,15 @@ class TapColumn:
     std: bool = False
 
 
+#: Column names of ours that ADQL reserves; metadata writes them delimited, as TAP 1.1 does.
+ADQL_RESERVED_NAMES = frozenset({"size"})
+
+
+def metadata_name(column: TapColumn) -> str:
+    """The column's name as TAP_SCHEMA and VOSI write it: ``"size"`` for reserved words."""
+    return f'"{column.name}"' if column.name.lower() in ADQL_RESERVED_NAMES else column.name
+
+
 @dataclass(frozen=True, slots=True)
 class SkyIndex:
     """How the translator reaches the store's sky index through a table's hidden columns.
@@ -96,6 +105,7 @@ class TapTable:
     utype: str | None = None
     table_type: str = "view"
     sky: SkyIndex | None = None
+    cacheable: bool = True  # False for uploads: same name, other columns next time
 
     @property
     def qualified_name(self) -> str:
@@ -139,11 +149,12 @@ def _compiled(
     table: TapTable, dialect_name: str, context: RelationContext, dialect: Dialect
 ) -> str:
     key = (table.schema, table.name, dialect_name, context)
-    sql = _SQL_CACHE.get(key)
+    sql = _SQL_CACHE.get(key) if table.cacheable else None
     if sql is None:
         statement = table.relation(context)
         sql = str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-        _SQL_CACHE[key] = sql
+        if table.cacheable:
+            _SQL_CACHE[key] = sql
     return sql
 
 
@@ -224,7 +235,10 @@ _LAKE_OBSCORE_COLUMNS = (
     TapColumn("lake_adler32", "char", "Adler-32 checksum of the file (hex)", "8"),
     TapColumn("lake_md5", "char", "MD5 checksum of the file (hex)", "32"),
     TapColumn(
-        "lake_replicas", "long", "Number of replicas of the file on storage elements", ucd="meta.number"
+        "lake_replicas",
+        "long",
+        "Number of replicas of the file on storage elements",
+        ucd="meta.number",
     ),
 )
 
@@ -295,7 +309,9 @@ OBSCORE = TapTable(
 
 # --- lake.* -----------------------------------------------------------------------------
 
-_ID = TapColumn("did_id", "long", "Identifier of the DID in this catalogue", ucd="meta.id;meta.main")
+_ID = TapColumn(
+    "did_id", "long", "Identifier of the DID in this catalogue", ucd="meta.id;meta.main"
+)
 
 
 def _did_columns(kind: str) -> tuple[TapColumn, ...]:
@@ -504,48 +520,69 @@ SCHEMAS = (
 
 KEYS = (
     ForeignKey(
-        "lake_replicas_file", "lake.replicas", "lake.files",
-        (("did_id", "did_id"),), "The file a replica holds",
+        "lake_replicas_file",
+        "lake.replicas",
+        "lake.files",
+        (("did_id", "did_id"),),
+        "The file a replica holds",
     ),
     ForeignKey(
-        "lake_replicas_rse", "lake.replicas", "lake.rses",
-        (("rse", "rse"),), "The storage element a replica is on",
+        "lake_replicas_rse",
+        "lake.replicas",
+        "lake.rses",
+        (("rse", "rse"),),
+        "The storage element a replica is on",
     ),
     ForeignKey(
-        "tap_schema_tables_schema", "TAP_SCHEMA.tables", "TAP_SCHEMA.schemas",
-        (("schema_name", "schema_name"),), "The schema a table is in",
+        "tap_schema_tables_schema",
+        "TAP_SCHEMA.tables",
+        "TAP_SCHEMA.schemas",
+        (("schema_name", "schema_name"),),
+        "The schema a table is in",
     ),
     ForeignKey(
-        "tap_schema_columns_table", "TAP_SCHEMA.columns", "TAP_SCHEMA.tables",
-        (("table_name", "table_name"),), "The table a column is in",
+        "tap_schema_columns_table",
+        "TAP_SCHEMA.columns",
+        "TAP_SCHEMA.tables",
+        (("table_name", "table_name"),),
+        "The table a column is in",
     ),
     ForeignKey(
-        "tap_schema_keys_from", "TAP_SCHEMA.keys", "TAP_SCHEMA.tables",
-        (("from_table", "table_name"),), "The table a key starts from",
+        "tap_schema_keys_from",
+        "TAP_SCHEMA.keys",
+        "TAP_SCHEMA.tables",
+        (("from_table", "table_name"),),
+        "The table a key starts from",
     ),
     ForeignKey(
-        "tap_schema_keys_target", "TAP_SCHEMA.keys", "TAP_SCHEMA.tables",
-        (("target_table", "table_name"),), "The table a key points to",
+        "tap_schema_keys_target",
+        "TAP_SCHEMA.keys",
+        "TAP_SCHEMA.tables",
+        (("target_table", "table_name"),),
+        "The table a key points to",
     ),
     ForeignKey(
-        "tap_schema_key_columns_key", "TAP_SCHEMA.key_columns", "TAP_SCHEMA.keys",
-        (("key_id", "key_id"),), "The key a column pair belongs to",
+        "tap_schema_key_columns_key",
+        "TAP_SCHEMA.key_columns",
+        "TAP_SCHEMA.keys",
+        (("key_id", "key_id"),),
+        "The key a column pair belongs to",
     ),
 )
 
 
 def _literal_rows(columns: Sequence[TapColumn], rows: Iterable[Sequence[Any]]) -> Select[Any]:
     """A constant relation: ``SELECT v1 AS c1, ... UNION ALL ...`` (portable, no VALUES)."""
-    selects = []
+    selects: list[Select[Any]] = []
     for row in rows:
-        values = []
+        values: list[Any] = []
         for column, value in zip(columns, row, strict=True):
             sql_type = String() if column.datatype == "char" else Integer()
             expr = cast(null(), sql_type) if value is None else literal(value, sql_type)
             values.append(expr.label(column.name))
         selects.append(select(*values))
     if not selects:
-        empty = [cast(null(), String).label(c.name) for c in columns]
+        empty: list[Any] = [cast(null(), String).label(c.name) for c in columns]
         return select(*empty).where(and_(literal(1) == 0))
     if len(selects) == 1:
         return selects[0]
@@ -570,7 +607,7 @@ def _tap_schema_rows(name: str, tables: Sequence[TapTable]) -> list[tuple[Any, .
         return [
             (
                 tb.qualified_name,
-                col.name,
+                metadata_name(col),
                 col.datatype,
                 col.arraysize,
                 col.xtype,
