@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     tap_async_max_timeout: int = Field(default=3600, ge=1)
     tap_workers: int = Field(default=2, ge=1)
     tap_destruction_days: int = Field(default=7, ge=1)
+    # False when several service processes share the database (`lakecat serve --workers`).
+    tap_sole_runner: bool = True
 
     @property
     def resolved_database_url(self) -> str:

@@ -124,6 +124,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         import os  # noqa: PLC0415
 
         os.environ["LAKECAT_DATABASE_URL"] = settings.resolved_database_url
+        os.environ["LAKECAT_TAP_SOLE_RUNNER"] = "false"  # the workers share the job table
         uvicorn.run("schema.asgi:app", host=host, port=port, workers=workers)
     else:
         from schema.app import create_app  # noqa: PLC0415

@@ -50,6 +50,7 @@ class TapService:
             default_duration=settings.tap_async_timeout,
             max_duration=settings.tap_async_max_timeout,
             destruction=timedelta(days=settings.tap_destruction_days),
+            sole_runner=settings.tap_sole_runner,
         )
         self.up_since = datetime.now(UTC)
 

@@ -94,8 +94,13 @@ class JobRunner:
         default_duration: int = 600,
         max_duration: int = 3600,
         destruction: timedelta = timedelta(days=7),
+        sole_runner: bool = True,
     ) -> None:
         self.sessions = sessions
+        # With several service processes over one database, a starting process cannot
+        # tell a dead process's EXECUTING job from a live sibling's: it leaves them to the
+        # reaper's overdue rule (execution duration + grace) instead of failing them.
+        self._sole_runner = sole_runner
         self.default_duration = default_duration
         self.max_duration = max_duration
         self.destruction = destruction
@@ -110,7 +115,8 @@ class JobRunner:
         """Recover the jobs a previous process left, then start the workers and the reaper."""
         async with self.sessions.begin() as session:
             queued = await jobs.list_jobs(session, phases={Phase.QUEUED})
-            for job in await jobs.list_jobs(session, phases={Phase.EXECUTING}):
+            executing = await jobs.list_jobs(session, phases={Phase.EXECUTING})
+            for job in executing if self._sole_runner else ():
                 await jobs.fail_job(session, job.job_id, _INTERRUPTED, _now())
         for job in reversed(queued):  # oldest first
             self._queue.put_nowait(job.job_id)

@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from bridges.tap.adql import translate
 from bridges.tap.app import TapService
+from bridges.tap.tables import ALL_TABLES, RelationContext, TableSet
 from catalogue.config import Settings
 from catalogue.service import Catalogue
 from tests.conftest import make_catalogue
@@ -47,7 +49,7 @@ async def lake(engine: AsyncEngine) -> Catalogue:
 @pytest.fixture
 async def client(engine: AsyncEngine, lake: Catalogue) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the TAP service over the test database."""
-    service = TapService(engine, lake, Settings(tap_sync_timeout=5))
+    service = TapService(engine, lake, Settings(tap_sync_timeout=2))
     app = Starlette(
         routes=[
             Mount("/tap", routes=service.routes()),
@@ -188,3 +190,45 @@ async def test_vosi_documents_are_xml(client: httpx.AsyncClient) -> None:
     detail = await client.get("/tap/tables/ivoa.obscore")
     assert b"s_region" in detail.content
     assert (await client.get("/tap/tables/ivoa.nosuch")).status_code == 404
+
+
+async def test_a_query_past_the_time_limit_is_cancelled(client: httpx.AsyncClient) -> None:
+    columns = "TAP_SCHEMA.columns"
+    response = await _sync(
+        client,
+        QUERY=f"SELECT COUNT(*) FROM {columns} AS a, {columns} AS b, {columns} AS c, "
+        f"{columns} AS d, {columns} AS e",
+    )
+    assert response.status_code == 400
+    status, message = _status(response.content)
+    assert status == "ERROR"
+    assert "limit of 2 s" in message
+
+
+async def test_cone_search_reads_the_point_index(engine: AsyncEngine) -> None:
+    """On a sky of 3000 files, analysed, both planners pick the s_hpx index for a cone."""
+    catalogue = make_catalogue(engine)
+    records = [
+        file_record(f"sky{i:04d}.fits", obscore={"s_region": square(ra, dec, 0.05)})
+        for i, (ra, dec) in enumerate(
+            (ra, dec) for ra in np.arange(0.5, 360, 6.0) for dec in np.arange(-75, 76, 3.0)
+        )
+    ]
+    await register(catalogue, records)
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql("ANALYZE")
+    plan = translate(
+        "SELECT lake_name FROM ivoa.obscore "
+        "WHERE 1 = CONTAINS(POINT('ICRS', s_ra, s_dec), CIRCLE('ICRS', 12.5, 3.0, 1.0))",
+        TableSet(ALL_TABLES),
+        engine.dialect,
+        RelationContext("http://lake.test"),
+    )
+    sql = plan.sql([], None)
+    explain = "EXPLAIN" if engine.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN"
+    async with engine.connect() as connection:
+        explained = await connection.exec_driver_sql(f"{explain} {sql}")
+        plan_text = " ".join(str(value) for row in explained for value in row)
+        rows = (await connection.exec_driver_sql(sql)).all()
+    assert "ix_characterisation_s_hpx" in plan_text, plan_text
+    assert [r[0] for r in rows] == ["sky0128.fits"]
