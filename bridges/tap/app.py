@@ -112,6 +112,8 @@ class TapService:
             _text(params.get("RESPONSEFORMAT")) or _text(params.get("FORMAT"))
         )
         table = await self.runner.run(request)
+        if job.run_id:
+            table.infos["RUNID"] = job.run_id  # DALI 1.1 §3.3.5: echoed in the output
         return formats.write_result(table, fmt)
 
     # -- endpoints -------------------------------------------------------------------------
@@ -127,6 +129,8 @@ class TapService:
                 params, self.service_url(request), timeout=self.settings.tap_sync_timeout
             )
             table = await self.runner.run(run)
+            if params.get("RUNID"):
+                table.infos["RUNID"] = params.get("RUNID") or ""
             content, mime = formats.write_result(table, fmt)
             return Response(content, media_type=mime)
         except TapError as exc:

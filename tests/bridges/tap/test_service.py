@@ -232,3 +232,9 @@ async def test_cone_search_reads_the_point_index(engine: AsyncEngine) -> None:
         rows = (await connection.exec_driver_sql(sql)).all()
     assert "ix_characterisation_s_hpx" in plan_text, plan_text
     assert [r[0] for r in rows] == ["sky0128.fits"]
+
+
+async def test_runid_is_echoed(client: httpx.AsyncClient) -> None:
+    response = await _sync(client, QUERY="SELECT TOP 1 lake_name FROM ivoa.obscore", RUNID="r-42")
+    root = ET.fromstring(response.content)
+    assert [e.get("value") for e in root.iter() if e.get("name") == "RUNID"] == ["r-42"]
