@@ -15,7 +15,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import BaseRoute, Mount, Route
 
 from bridges.tap import datalink, examples, formats, vosi
@@ -131,8 +136,8 @@ class TapService:
             table = await self.runner.run(run)
             if params.get("RUNID"):
                 table.infos["RUNID"] = params.get("RUNID") or ""
-            content, mime = formats.write_result(table, fmt)
-            return Response(content, media_type=mime)
+            # Streamed: a 100k-row document is never held whole a second time.
+            return StreamingResponse(formats.stream_result(table, fmt), media_type=fmt)
         except TapError as exc:
             return error_response(exc.message, exc.status, query)
         except Exception:

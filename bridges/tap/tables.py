@@ -271,7 +271,8 @@ def _obscore_relation(context: RelationContext) -> Select[Any]:
         + literal("%3A", String)
         + _url_component(d.name),
         "access_format": literal(DATALINK_MIME, String),
-        "access_estsize": func.coalesce(c.access_estsize, (d.bytes + 999) / 1000),
+        # Integer division on both engines (``/`` would make the column NUMERIC on PostgreSQL).
+        "access_estsize": func.coalesce(c.access_estsize, (d.bytes + 999) // 1000),
     }
     columns: list[Label[Any]] = [
         overridden.get(f.name, c[f.name]).label(f.name) for f in OBSCORE_FIELDS
