@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import io
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import httpx
@@ -238,3 +242,43 @@ async def test_runid_is_echoed(client: httpx.AsyncClient) -> None:
     response = await _sync(client, QUERY="SELECT TOP 1 lake_name FROM ivoa.obscore", RUNID="r-42")
     root = ET.fromstring(response.content)
     assert [e.get("value") for e in root.iter() if e.get("name") == "RUNID"] == ["r-42"]
+
+
+@pytest.fixture
+def votable_url(tmp_path: Path) -> Iterator[str]:
+    """A VOTable of two positions served over HTTP on 127.0.0.1, as a remote upload."""
+    sources = Table({"id": [7, 8], "ra": [16.0, 40.0], "dec": [0.0, 0.0]})
+    from_table(sources).to_xml(str(tmp_path / "sources.xml"))
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/sources.xml"
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+async def test_upload_by_http_url(client: httpx.AsyncClient, votable_url: str) -> None:
+    response = await _sync(
+        client,
+        UPLOAD=f"remote,{votable_url}",
+        QUERY="SELECT u.id, o.lake_name FROM TAP_UPLOAD.remote AS u JOIN ivoa.obscore AS o "
+        "ON 1 = CONTAINS(POINT('ICRS', o.s_ra, o.s_dec), CIRCLE('ICRS', u.ra, u.dec, 0.2))",
+    )
+    assert response.status_code == 200, response.text
+    table = parse_single_table(io.BytesIO(response.content)).to_table()
+    assert [(int(r["id"]), str(r["lake_name"])) for r in table] == [(7, "f06.fits")]
+
+
+async def test_unreachable_upload_url_is_reported(client: httpx.AsyncClient) -> None:
+    response = await _sync(
+        client,
+        UPLOAD="gone,http://127.0.0.1:9/none.xml",
+        QUERY="SELECT * FROM TAP_UPLOAD.gone",
+    )
+    assert response.status_code == 400
+    status, message = _status(response.content)
+    assert status == "ERROR"
+    assert "cannot fetch upload http://127.0.0.1:9/none.xml" in message
