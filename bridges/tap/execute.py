@@ -142,7 +142,8 @@ class QueryRunner:
     async def _on_postgresql(
         self, connection: AsyncConnection, sql: str, limit_s: float
     ) -> list[tuple[Any, ...]]:
-        await connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+        # READ ONLY rides on the BEGIN (no round trip of its own); the timeout is local to it.
+        await connection.execution_options(postgresql_readonly=True)
         await connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(limit_s * 1000)}")
         try:
             result = await connection.exec_driver_sql(sql)
@@ -153,6 +154,9 @@ class QueryRunner:
             raise self._database_error(exc) from exc
         finally:
             await connection.rollback()
+            await connection.execution_options(
+                postgresql_readonly=False
+            )  # uploads are dropped next
 
     async def _on_sqlite(
         self, connection: AsyncConnection, sql: str, deadline: float, limit_s: float

@@ -19,6 +19,7 @@ time with numpy and scatters the columns' bytes into the row layout (VOTable 1.4
 from __future__ import annotations
 
 import base64
+import binascii
 import csv
 import io
 import math
@@ -82,6 +83,8 @@ _NUMPY_TYPES = {
     "doubleComplex": ">c16",
 }
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_XML_SPECIAL = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_INTEGER_TYPES = frozenset({"unsignedByte", "short", "int", "long"})
 _ROWS_PER_CHUNK = 4096
 _DATE_LENGTH = len("YYYY-MM-DD")
 
@@ -133,6 +136,16 @@ def error_document(message: str, *, query: str | None = None) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
+class _Text:
+    """A text column's values as they are written, worked out once for the whole column."""
+
+    texts: Sequence[str]  # "" for NULL
+    joined: str  # all of them, back to back
+    offsets: npt.NDArray[np.int64]  # value i is joined[offsets[i]:offsets[i + 1]]
+    null: npt.NDArray[np.bool_] | None  # None: no NULL
+
+
+@dataclass(frozen=True, slots=True)
 class _Field:
     """A column as written: its datatype and arraysize settled, and how to read a value."""
 
@@ -140,6 +153,7 @@ class _Field:
     datatype: str
     arraysize: str | None
     xtype: str | None
+    text: _Text | None = None  # text columns only
 
     @property
     def is_text(self) -> bool:
@@ -161,27 +175,62 @@ def _settle(column: ResultColumn, values: Sequence[Any]) -> _Field:
     if datatype is None:
         datatype, arraysize, inferred_xtype = _infer(values)
         xtype = xtype or inferred_xtype
-    if datatype in {"char", "unicodeChar"}:
-        texts = [v for v in values if v is not None]
-        if xtype == "timestamp":
-            texts = [_timestamp(v) for v in texts]
-        elif not all(isinstance(v, str) for v in texts):
-            texts = [str(v) for v in texts]
-        if datatype == "char" and not all(t.isascii() for t in texts):
-            datatype = "unicodeChar"
-        arraysize = _text_arraysize(arraysize, texts)
-    return _Field(column, datatype, arraysize, xtype)
+    if datatype not in {"char", "unicodeChar"}:
+        return _Field(column, datatype, arraysize, xtype)
+    text = _text_column(values, timestamps=xtype == "timestamp")
+    ascii_only = text.joined.isascii()
+    if datatype == "char" and not ascii_only:
+        datatype = "unicodeChar"
+    lengths = np.diff(text.offsets)
+    if text.null is not None:
+        lengths = lengths[~text.null]
+    extent = (int(lengths.min()), int(lengths.max())) if len(lengths) else None
+    arraysize = _text_arraysize(arraysize, ascii_only, extent)
+    return _Field(column, datatype, arraysize, xtype, text)
 
 
-def _text_arraysize(arraysize: str | None, texts: Sequence[str]) -> str:
+def _text_column(values: Sequence[Any], *, timestamps: bool) -> _Text:
+    """The column's texts, their lengths and NULLs.
+
+    In few passes, each in C where it can be (join, map): this runs on every value of every
+    text column of every result.
+    """
+    n = len(values)
+    null: npt.NDArray[np.bool_] | None = None
+    try:
+        if timestamps:
+            raise TypeError  # noqa: TRY301 - the general path below
+        joined = "".join(values)  # every value is a str: the common case
+        texts: Sequence[str] = values
+    except TypeError:
+        if not any(values) and values.count(None) == n:  # all NULL
+            return _Text([""] * n, "", np.zeros(n + 1, dtype=np.int64), np.ones(n, dtype=bool))
+        if None in values:
+            null = np.array([v is None for v in values], dtype=bool)
+        convert = _timestamp if timestamps else str
+        texts = [
+            "" if v is None else (v if isinstance(v, str) and not timestamps else convert(v))
+            for v in values
+        ]
+        joined = "".join(texts)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, texts), np.int64, n), out=offsets[1:])
+    return _Text(texts, joined, offsets, null)
+
+
+def _text_arraysize(
+    arraysize: str | None, ascii_only: bool, lengths: tuple[int, int] | None
+) -> str:
+    """The arraysize kept, or ``*``; ``lengths`` is (shortest, longest) of the values."""
+    shortest, longest = lengths or (1, 0)
     if arraysize is None:
-        return "*" if any(len(t) != 1 for t in texts) else "1"
+        return "*" if lengths is not None and (shortest != 1 or longest != 1) else "1"
     if "*" in arraysize or "x" in arraysize:
         limit = arraysize.rstrip("*")
-        if limit.isdigit() and any(len(t) > int(limit) for t in texts):
+        if limit.isdigit() and longest > int(limit):
             return "*"
         return arraysize if "x" not in arraysize else "*"
-    if all(t.isascii() and len(t) <= int(arraysize) for t in texts):
+    if ascii_only and longest <= int(arraysize):
         return arraysize
     return "*"
 
@@ -229,30 +278,38 @@ def _timestamp(value: object) -> str:
     return str(value)
 
 
-def _text_values(field: _Field, values: Sequence[Any]) -> list[str | None]:
-    if field.xtype == "timestamp":
-        return [None if v is None else _timestamp(v) for v in values]
-    return [v if v is None or isinstance(v, str) else str(v) for v in values]
-
-
 # --- VOTable ------------------------------------------------------------------------------
 
 
+def _columns(table: ResultTable) -> list[tuple[Any, ...]]:
+    """The rows turned into columns, once: the writers then slice them chunk by chunk."""
+    if not table.rows:
+        return [() for _ in table.columns]
+    return list(zip(*table.rows, strict=True))
+
+
+def _chunks(n: int) -> Iterator[slice]:
+    for start in range(0, n, _ROWS_PER_CHUNK):
+        yield slice(start, min(start + _ROWS_PER_CHUNK, n))
+
+
+def _chunk_values(field: _Field, column: Sequence[Any], rows: slice) -> Sequence[Any]:
+    """The chunk's values: a text column's as written ("" for NULL), others as they came."""
+    return (column if field.text is None else field.text.texts)[rows]
+
+
 def _votable(table: ResultTable, *, binary2: bool) -> Iterator[bytes]:
-    columns = list(zip(*table.rows, strict=True)) if table.rows else []
-    if not columns:
-        columns = [() for _ in table.columns]
+    columns = _columns(table)
     fields = [_settle(c, v) for c, v in zip(table.columns, columns, strict=True)]
     yield _votable_head(table, fields).encode()
     if binary2:
         yield b'<DATA><BINARY2><STREAM encoding="base64">\n'
-        yield from _base64_lines(_binary2_chunks(fields, table.rows))
+        yield from _base64_lines(_binary2_chunks(fields, columns, len(table.rows)))
         yield b"</STREAM></BINARY2></DATA>\n</TABLE>\n"
     else:
         yield b"<DATA><TABLEDATA>\n"
-        for start in range(0, len(table.rows), _ROWS_PER_CHUNK):
-            chunk = table.rows[start : start + _ROWS_PER_CHUNK]
-            yield _tabledata(fields, chunk).encode()
+        for rows in _chunks(len(table.rows)):
+            yield _tabledata(fields, columns, rows).encode()
         yield b"</TABLEDATA></DATA>\n</TABLE>\n"
     tail = '<INFO name="QUERY_STATUS" value="OVERFLOW"/>\n' if table.overflow else ""
     yield f"{tail}</RESOURCE>\n</VOTABLE>\n".encode()
@@ -294,21 +351,52 @@ def _attr(value: str) -> str:
     return str(quoteattr(_XML_INVALID.sub("\ufffd", value)))
 
 
-def _tabledata(fields: Sequence[_Field], rows: Sequence[Sequence[Any]]) -> str:
-    columns = zip(*rows, strict=True)
-    cells = [_td_cells(f, values) for f, values in zip(fields, columns, strict=True)]
+def _tabledata(fields: Sequence[_Field], columns: Sequence[Sequence[Any]], rows: slice) -> str:
+    cells = [_td_cells(f, c, rows) for f, c in zip(fields, columns, strict=True)]
     return "".join(f"<TR><TD>{'</TD><TD>'.join(r)}</TD></TR>\n" for r in zip(*cells, strict=True))
 
 
-def _td_cells(field: _Field, values: Sequence[Any]) -> list[str]:
-    if field.is_text:
+def _td_cells(field: _Field, column: Sequence[Any], rows: slice) -> Sequence[str]:
+    values = _chunk_values(field, column, rows)
+    if field.text is not None:
+        start, stop = int(field.text.offsets[rows.start]), int(field.text.offsets[rows.stop])
+        if not _XML_SPECIAL.search(field.text.joined, start, stop):  # nothing to escape
+            return values
         replacement = "?" if field.datatype == "char" else "\ufffd"  # char stays ASCII
-        return ["" if v is None else _text(v, replacement) for v in _text_values(field, values)]
+        return [_text(v, replacement) for v in values]
     if field.datatype == "boolean":
         return ["" if v is None else ("T" if v else "F") for v in values]
+    return _number_cells(field, values)
+
+
+def _number_cells(field: _Field, values: Sequence[Any]) -> list[str]:
+    """Numbers as text; an integer column's values as integers, whatever their type.
+
+    PostgreSQL returns ``Decimal`` for some BIGINT expressions; ``39895.0`` in a ``long``
+    column is not a VOTable integer (astropy rejects it).
+    """
+    number = _integer if field.datatype in _INTEGER_TYPES else _number
     if field.arraysize is not None:
-        return ["" if v is None else " ".join(map(_number, v)) for v in values]
-    return ["" if v is None else _number(v) for v in values]
+        return ["" if v is None else " ".join(map(number, v)) for v in values]
+    return ["" if v is None else number(v) for v in values]
+
+
+def _integer(value: Any) -> str:
+    """An integer column's value as an integer.
+
+    ``Decimal`` and float values lose a fraction (as BINARY2's numpy conversion does); NaN
+    and infinities, which no integer holds, are written as NULL.
+    """
+    if type(value) is int:
+        return str(value)
+    return "" if _no_integer(value) else str(int(value))
+
+
+def _no_integer(value: Any) -> bool:
+    """NULL, or a NaN or infinity in an integer column (written as NULL)."""
+    if value is None:
+        return True
+    return isinstance(value, float | Decimal | np.floating) and not math.isfinite(value)
 
 
 def _number(value: Any) -> str:
@@ -340,31 +428,98 @@ class _Segment:
     width: int | None = None  # set when every row has the same length
 
 
-def _binary2_chunks(fields: Sequence[_Field], rows: Sequence[Sequence[Any]]) -> Iterator[bytes]:
-    for start in range(0, len(rows), _ROWS_PER_CHUNK):
-        chunk = rows[start : start + _ROWS_PER_CHUNK]
-        columns = list(zip(*chunk, strict=True))
-        segments = [_null_bitmap(columns, len(chunk))]
-        for field, values in zip(fields, columns, strict=True):
-            segments += _encode(field, values)
-        yield _interleave(segments)
+_Mask = npt.NDArray[np.bool_]
 
 
-def _null_bitmap(columns: Sequence[Sequence[Any]], n: int) -> _Segment:
-    nbytes = (len(columns) + 7) // 8
-    nulls = np.zeros((n, nbytes * 8), dtype=bool)
-    for i, values in enumerate(columns):
-        nulls[:, i] = [v is None for v in values]
-    data = np.packbits(nulls, axis=1, bitorder="big").reshape(-1)
+def _binary2_chunks(
+    fields: Sequence[_Field], columns: Sequence[tuple[Any, ...]], n: int
+) -> Iterator[_Bytes]:
+    for rows in _chunks(n):
+        segments: list[_Segment] = []
+        nulls: list[_Mask | None] = []
+        for field, column in zip(fields, columns, strict=True):
+            if field.text is not None:
+                encoded = _encode_text(field, field.text, rows)
+                null = None if field.text.null is None else field.text.null[rows]
+            else:
+                encoded, null = _encode(field, column[rows])
+            segments += encoded
+            nulls.append(null)
+        yield _interleave([_null_bitmap(nulls, rows.stop - rows.start), *segments])
+
+
+def _null_bitmap(nulls: Sequence[_Mask | None], n: int) -> _Segment:
+    """One bit per column (``None``: the column has no NULL in this chunk)."""
+    nbytes = (len(nulls) + 7) // 8
+    bits = np.zeros((n, nbytes * 8), dtype=bool)
+    for i, null in enumerate(nulls):
+        if null is not None:
+            bits[:, i] = null
+    data = np.packbits(bits, axis=1, bitorder="big").reshape(-1)
     return _fixed(data, n, nbytes)
+
+
+def _null_mask(values: Sequence[Any]) -> _Mask | None:
+    if None not in values:
+        return None
+    return np.array([v is None for v in values], dtype=bool)
 
 
 def _fixed(data: _Bytes, n: int, width: int) -> _Segment:
     return _Segment(data, np.full(n, width, dtype=np.int64), width)
 
 
-def _interleave(segments: Sequence[_Segment]) -> bytes:
-    """Scatter each segment's bytes to its place in every row: numpy, no per-row loop."""
+def _merge_fixed(segments: Sequence[_Segment]) -> list[_Segment]:
+    """Neighbouring fixed-width segments as one (fewer, wider scatters below)."""
+    merged: list[_Segment] = []
+    run: list[_Segment] = []
+    for segment in [*segments, None]:
+        if segment is not None and segment.width is not None:
+            run.append(segment)
+            continue
+        if len(run) == 1:
+            merged.append(run[0])
+        elif run:
+            n = len(run[0].lengths)
+            width = sum(s.width or 0 for s in run)
+            data = np.concatenate([s.data.reshape(n, -1) for s in run], axis=1).reshape(-1)
+            merged.append(_fixed(data, n, width))
+        run = []
+        if segment is not None:
+            merged.append(segment)
+    return merged
+
+
+def _interleave(segments: Sequence[_Segment]) -> _Bytes:
+    """The rows: each segment's bytes in its place in every row, with numpy, no row loop.
+
+    Rows are laid out in a table as wide as the longest value of each variable segment
+    (a copy per segment), and the padding is dropped by one boolean mask. When that padding
+    would be large (one long value among short ones), the bytes are scattered instead.
+    """
+    n = len(segments[0].lengths)
+    widths = [s.width if s.width is not None else int(s.lengths.max()) for s in segments]
+    if n * sum(widths) > 2 * sum(len(s.data) for s in segments) + 65536:
+        return _scatter(_merge_fixed(segments))
+    table = np.empty((n, sum(widths)), dtype=np.uint8)
+    keep: _Mask | None = None
+    column = 0
+    for segment, width in zip(segments, widths, strict=True):
+        part = table[:, column : column + width]
+        if segment.width is not None:
+            part[...] = segment.data.reshape(n, width)
+        else:
+            valid = np.arange(width) < segment.lengths[:, None]
+            part[valid] = segment.data  # row-major: row after row, as the data holds them
+            if keep is None:
+                keep = np.ones(table.shape, dtype=bool)
+            keep[:, column : column + width] = valid
+        column += width
+    return table.reshape(-1) if keep is None else table[keep]
+
+
+def _scatter(segments: Sequence[_Segment]) -> _Bytes:
+    """Scatter each segment's bytes to its place in every row (index arrays, no row loop)."""
     row_lengths = np.sum([s.lengths for s in segments], axis=0, dtype=np.int64)
     out = np.empty(int(row_lengths.sum()), dtype=np.uint8)
     position = np.cumsum(row_lengths) - row_lengths  # where the next part of each row goes
@@ -377,26 +532,61 @@ def _interleave(segments: Sequence[_Segment]) -> bytes:
             shift = np.repeat(position - source_start, segment.lengths)
             out[shift + np.arange(len(segment.data))] = segment.data
         position += segment.lengths
-    return out.tobytes()
+    return out
 
 
-def _encode(field: _Field, values: Sequence[Any]) -> list[_Segment]:
+def _encode(field: _Field, values: Sequence[Any]) -> tuple[list[_Segment], _Mask | None]:
+    """A (non-text) column's bytes in this chunk, and which of its values are NULL."""
     n = len(values)
-    if field.is_text:
-        return _encode_text(field, values)
     if field.datatype == "boolean":
         codes = [63 if v is None else (84 if v else 70) for v in values]  # ? T F
         if field.arraysize is not None:
             msg = f"column {field.column.name!r}: boolean arrays are not supported"
             raise ValueError(msg)
-        return [_fixed(np.array(codes, dtype=np.uint8), n, 1)]
+        return [_fixed(np.array(codes, dtype=np.uint8), n, 1)], _null_mask(values)
     if field.datatype not in _NUMPY_TYPES:
         msg = f"column {field.column.name!r}: datatype {field.datatype!r} is not supported"
         raise ValueError(msg)
     dtype = np.dtype(_NUMPY_TYPES[field.datatype])
     if field.arraysize is None:
-        array = np.array([_zero(dtype) if v is None else v for v in values], dtype=dtype)
-        return [_fixed(array.view(np.uint8), n, dtype.itemsize)]
+        array, null = _scalars(values, dtype)
+        return [_fixed(array.view(np.uint8), n, dtype.itemsize)], null
+    return _encode_array(field, values, dtype), _null_mask(values)
+
+
+def _scalars(values: Sequence[Any], dtype: np.dtype[Any]) -> tuple[npt.NDArray[Any], _Mask | None]:
+    """Numbers in one numpy conversion; NULL becomes NaN (floats) or 0 (integers)."""
+    n = len(values)
+    try:
+        array = np.array(values, dtype=dtype)  # numpy reads None as NaN for floats
+    except (TypeError, ValueError):  # None (or NaN) in an integer column
+        if values.count(None) == n:
+            return np.zeros(n, dtype=dtype), np.ones(n, dtype=bool)
+        null = np.array([_no_integer(v) for v in values], dtype=bool)
+        filled = [0 if no else v for v, no in zip(values, null.tolist(), strict=True)]
+        return np.array(filled, dtype=dtype), null
+    if dtype.kind not in "fc":
+        return array, None
+    return array, _nan_nulls(values, np.isnan(array))
+
+
+def _nan_nulls(values: Sequence[Any], nan: _Mask) -> _Mask | None:
+    """Which NaNs of a float column were NULL (the others are real NaNs)."""
+    if not nan.any():
+        return None
+    nulls = values.count(None)
+    if nulls == 0:
+        return None
+    if nulls == np.count_nonzero(nan):  # every NaN is a NULL
+        return nan
+    where = np.flatnonzero(nan)  # NULL or a real NaN: only these are looked at
+    null = np.zeros(len(values), dtype=bool)
+    null[where] = [values[i] is None for i in where.tolist()]
+    return null
+
+
+def _encode_array(field: _Field, values: Sequence[Any], dtype: np.dtype[Any]) -> list[_Segment]:
+    n = len(values)
     count = field.count
     if count is not None:
         filler = [_zero(dtype)] * count
@@ -414,16 +604,17 @@ def _zero(dtype: np.dtype[Any]) -> Any:
     return math.nan if dtype.kind in "fc" else 0
 
 
-def _encode_text(field: _Field, values: Sequence[Any]) -> list[_Segment]:
-    texts = ["" if v is None else v for v in _text_values(field, values)]
+def _encode_text(field: _Field, text: _Text, rows: slice) -> list[_Segment]:
+    texts = text.texts[rows]
     n = len(texts)
     count = field.count
     if field.datatype == "char":
         if count is not None:
             data = np.array(texts, dtype=f"S{count}")
             return [_fixed(data.view(np.uint8), n, count)]
-        lengths = np.fromiter(map(len, texts), np.int64, n)
-        return _variable(np.frombuffer("".join(texts).encode("ascii"), np.uint8), lengths, 1)
+        offsets = text.offsets[rows.start : rows.stop + 1]
+        ascii_ = text.joined[offsets[0] : offsets[-1]].encode("ascii")
+        return _variable(np.frombuffer(ascii_, np.uint8), np.diff(offsets), 1)
     units = [t.encode("utf-16-be") for t in texts]
     if count is not None:
         data = np.frombuffer(b"".join(u.ljust(2 * count, b"\0") for u in units), np.uint8)
@@ -435,20 +626,46 @@ def _encode_text(field: _Field, values: Sequence[Any]) -> list[_Segment]:
 def _variable(data: _Bytes, counts: _Lengths, itemsize: int) -> list[_Segment]:
     """A variable-length array: a big-endian int32 element count, then the elements."""
     prefix = counts.astype(">i4").view(np.uint8)
-    return [_fixed(prefix, len(counts), 4), _Segment(data, counts * itemsize)]
+    n = len(counts)
+    if n and len(data) == n * itemsize * int(counts[0]) and counts.min() == counts.max():
+        # as long in every row (a constant, an identifier pattern): fixed width from here on
+        return [_fixed(prefix, n, 4), _fixed(data, n, itemsize * int(counts[0]))]
+    return [_fixed(prefix, n, 4), _Segment(data, counts * itemsize)]
 
 
-def _base64_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Base64 in lines of 76 characters; a chunk's last bytes wait for the next (3-byte groups)."""
+_LINE_BYTES = 57  # base64 of 57 bytes is one 76-character line, as base64.encodebytes writes
+
+
+def _base64_lines(chunks: Iterable[_Bytes]) -> Iterator[bytes]:
+    """Base64 in lines of 76 characters; a chunk's last bytes wait for the next (whole lines)."""
     pending = b""
     for chunk in chunks:
-        data = pending + chunk
-        cut = len(data) - len(data) % 57  # 57 bytes -> one 76-character line
+        data = chunk.data  # a memoryview of the (contiguous) bytes
+        if pending:  # complete the line begun by the previous chunk
+            take = _LINE_BYTES - len(pending)
+            pending += data[:take].tobytes()
+            data = data[take:]
+            if len(pending) < _LINE_BYTES:
+                continue
+            yield base64.encodebytes(pending)
+        cut = len(data) - len(data) % _LINE_BYTES
         if cut:
-            yield base64.encodebytes(data[:cut])
-        pending = data[cut:]
+            yield _base64_block(data[:cut])
+        pending = data[cut:].tobytes()
     if pending:
         yield base64.encodebytes(pending)
+
+
+def _base64_block(data: memoryview) -> bytes:
+    """``base64.encodebytes`` of whole lines, byte for byte, without its call per line.
+
+    One ``b2a_base64`` call encodes it all; numpy puts a newline after every 76 characters.
+    """
+    text = np.frombuffer(binascii.b2a_base64(data, newline=False), dtype=np.uint8)
+    lines = np.empty((len(text) // 76, 77), dtype=np.uint8)
+    lines[:, :76] = text.reshape(-1, 76)
+    lines[:, 76] = ord("\n")
+    return lines.tobytes()
 
 
 # --- CSV and TSV --------------------------------------------------------------------------
@@ -460,24 +677,23 @@ _Lines = Callable[[Iterable[Sequence[str]]], str]
 def _delimited(table: ResultTable, lines: _Lines) -> Iterator[bytes]:
     """Header row, then rows (UTF-8); NULL is an empty field, arrays space-separated numbers."""
     yield lines([[c.name for c in table.columns]]).encode()
-    columns = list(zip(*table.rows, strict=True)) if table.rows else []
-    if not columns:
+    if not table.rows:
         return
+    columns = _columns(table)
     fields = [_settle(c, v) for c, v in zip(table.columns, columns, strict=True)]
-    for start in range(0, len(table.rows), _ROWS_PER_CHUNK):
-        chunk = table.rows[start : start + _ROWS_PER_CHUNK]
-        cells = [_text_cells(f, v) for f, v in zip(fields, zip(*chunk, strict=True), strict=True)]
+    for rows in _chunks(len(table.rows)):
+        cells = [
+            _text_cells(f, _chunk_values(f, c, rows)) for f, c in zip(fields, columns, strict=True)
+        ]
         yield lines(zip(*cells, strict=True)).encode()
 
 
-def _text_cells(field: _Field, values: Sequence[Any]) -> list[str]:
-    if field.is_text:
-        return ["" if v is None else v for v in _text_values(field, values)]
+def _text_cells(field: _Field, values: Sequence[Any]) -> Sequence[str]:
+    if field.text is not None:
+        return values
     if field.datatype == "boolean":
         return ["" if v is None else ("true" if v else "false") for v in values]
-    if field.arraysize is not None:
-        return ["" if v is None else " ".join(map(_number, v)) for v in values]
-    return ["" if v is None else _number(v) for v in values]
+    return _number_cells(field, values)
 
 
 def _csv_lines(rows: Iterable[Sequence[str]]) -> str:

@@ -8,7 +8,8 @@ schema handed to sqlglot, so ADQL cannot name them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlglot import exp
@@ -201,8 +202,20 @@ def resolve_tables(tree: exp.Expr, tables: TableSet) -> dict[str, TapTable]:
 
 def schema_of(tables: dict[str, TapTable]) -> MappingSchema:
     """The published columns as sqlglot sees them; hidden columns are left out on purpose."""
+    if all(tap.cacheable for tap in tables.values()):
+        return _cached_schema(tuple(tables.values()))
+    return _schema(tables.values())
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_schema(tables: tuple[TapTable, ...]) -> MappingSchema:
+    """Published tables do not change while the service runs (uploads are not cached)."""
+    return _schema(tables)
+
+
+def _schema(tables: Iterable[TapTable]) -> MappingSchema:
     mapping: dict[str, object] = {}
-    for tap in tables.values():
+    for tap in tables:
         columns = {c.name.lower(): _SQL_TYPES.get(c.datatype, "TEXT") for c in tap.columns}
         by_schema = mapping.setdefault(tap.schema.lower(), {})
         assert isinstance(by_schema, dict)  # noqa: S101 - built just above
@@ -214,7 +227,12 @@ def schema_of(tables: dict[str, TapTable]) -> MappingSchema:
 
 
 def qualify_names(tree: exp.Expr, tables: dict[str, TapTable]) -> exp.Expr:
-    """Check column names with our messages, then let sqlglot qualify and expand ``*``."""
+    """Check column names with our messages, then let sqlglot qualify and expand ``*``.
+
+    A ``*`` (or ``alias.*``) of a query that reads one published table and nothing else is
+    left in place (see :func:`star_stays`): the translator lists that table's columns itself,
+    which spares sqlglot expanding, aliasing and validating dozens of columns per query.
+    """
     tree = normalize_identifiers(tree, dialect=Adql)
     for scope in traverse_scope(tree):
         if isinstance(scope.expression, exp.Select):
@@ -229,9 +247,38 @@ def qualify_names(tree: exp.Expr, tables: dict[str, TapTable]) -> exp.Expr:
             schema=schema_of(tables),
             quote_identifiers=False,
             validate_qualify_columns=True,
+            expand_stars=not star_stays(tree),
         )
     except OptimizeError as exc:
         raise AdqlError(f"cannot resolve the names of the query: {exc}") from None
+
+
+def is_star(node: exp.Expr) -> bool:
+    """``*`` or ``alias.*`` as a select list item."""
+    return isinstance(node, exp.Star) or (
+        isinstance(node, exp.Column) and isinstance(node.this, exp.Star)
+    )
+
+
+def star_stays(tree: exp.Expr) -> bool:
+    """True when a ``*`` in the select list may stay unexpanded through ``qualify``.
+
+    Only for one SELECT over one published table: no joins, subqueries, CTEs or set
+    operations (whose stars sqlglot must resolve), and no ``ORDER BY 1``/``GROUP BY 1``
+    (positions that sqlglot resolves against the expanded list).
+    """
+    if not isinstance(tree, exp.Select) or tree.args.get("with_") or tree.args.get("joins"):
+        return False
+    if not any(is_star(item) for item in tree.expressions):
+        return False
+    from_ = tree.args.get("from_")
+    if from_ is None or not isinstance(from_.this, exp.Table) or TAP_TABLE not in from_.this.meta:
+        return False
+    if any(node is not tree for node in tree.find_all(exp.Query, exp.Subquery)):
+        return False
+    keys = [*(tree.args.get("group") or exp.Group()).expressions]
+    keys += [o.this for o in (tree.args.get("order") or exp.Order()).expressions]
+    return not any(isinstance(k, exp.Literal) and not k.is_string for k in keys)
 
 
 def source_table(scope_source: object, tables: dict[str, TapTable]) -> TapTable | None:

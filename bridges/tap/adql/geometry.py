@@ -407,20 +407,20 @@ def convex_normals(polygon: Polygon, node: exp.Expr) -> list[tuple[float, float,
     )
 
 
-def cell_ranges(cell: exp.Column, coverage: Coverage) -> exp.Expr:
-    """``(cell >= lo AND cell < hi) OR ...`` over the coverage's depth-29 ranges."""
+def cell_ranges_sql(cell: str, coverage: Coverage) -> str:
+    """``((cell >= lo AND cell < hi) OR ...)`` over the coverage's depth-29 ranges, as text.
+
+    ``cell`` is the column as sqlglot rendered it; everything else is integers computed here
+    (``int`` of the coverage's ranges), so the text holds nothing a query wrote. Built as
+    text because a cone has dozens of ranges and an expression tree of them costs
+    milliseconds to build, walk and render.
+    """
     if coverage.is_empty:
-        return exp.EQ(this=number(1), expression=number(0))
-    tests = [
-        exp.Paren(
-            this=exp.and_(
-                exp.GTE(this=cell.copy(), expression=exp.Literal.number(int(lo))),
-                exp.LT(this=cell.copy(), expression=exp.Literal.number(int(hi))),
-            )
-        )
-        for lo, hi in coverage.ranges.tolist()
-    ]
-    return exp.Paren(this=exp.or_(*tests))
+        return "(1 = 0)"
+    tests = " OR ".join(
+        f"({cell} >= {int(lo)} AND {cell} < {int(hi)})" for lo, hi in coverage.ranges.tolist()
+    )
+    return f"({tests})"
 
 
 def probe_coverage(region: Region) -> Coverage:

@@ -5,10 +5,17 @@ published tables, its geometry rewritten, and each table reference replaced by t
 relation (``(SELECT ...) AS "alias"``), so a query reads only what is published. Predicates
 on ``s_region`` are left as placeholders that :meth:`Plan.sql` fills with the DID ids the
 catalogue found for each :class:`RegionNeed`.
+
+Placeholders are quoted identifiers named after a random token (``"lakecat_<hex>_..."``)
+that sqlglot renders like any column; the text put in their place is never the query's:
+the relations' SQL (compiled from the store's tables), the HEALPix cell ranges (integers we
+computed), the row limit and the DID ids (``int``). The tree is rendered once per plan (twice
+at most: with and without a row limit), so :meth:`Plan.sql` is string substitution.
 """
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +25,13 @@ from sqlalchemy.engine import Dialect
 from sqlglot import exp
 
 from bridges.tap.adql import geometry as geo
-from bridges.tap.adql.check import TAP_TABLE, check_nodes, qualify_names, resolve_tables
+from bridges.tap.adql.check import (
+    TAP_TABLE,
+    check_nodes,
+    is_star,
+    qualify_names,
+    resolve_tables,
+)
 from bridges.tap.adql.dialect import AdqlError, parse
 from bridges.tap.results import ResultColumn
 from bridges.tap.tables import RelationContext, TableSet, TapColumn, TapTable
@@ -59,8 +72,10 @@ class Plan:
     row_converter: Callable[[Sequence[Any]], tuple[Any, ...]] | None
     _tree: exp.Expr = field(repr=False)
     _dialect: str = field(repr=False)
-    _relations: dict[str, str] = field(repr=False)
+    _texts: dict[str, str] = field(repr=False)  # placeholder -> relation or cell ranges
     _needs: list[_NeedSlot] = field(repr=False)
+    _token: str = field(repr=False)
+    _rendered: dict[bool, str] = field(default_factory=dict, repr=False)
 
     def sql(self, region_ids: Sequence[Sequence[int]], row_limit: int | None) -> str:
         """SQL text for the dialect; ``row_limit`` caps the outer query with ``top``.
@@ -71,23 +86,37 @@ class Plan:
         if len(region_ids) != len(self._needs):
             msg = f"{len(self._needs)} region id lists are needed, got {len(region_ids)}"
             raise ValueError(msg)
-        tree = self._tree.copy()
         caps = [n for n in (self.top, row_limit) if n is not None]
+        text = self._template(limited=bool(caps))
         if caps:
-            tree.set("limit", exp.Limit(expression=exp.Literal.number(min(caps))))
-        text = tree.sql(dialect=_SQLGLOT_DIALECTS[self._dialect], identify=True)
-        for token, relation in self._relations.items():
-            text = _replace_once(text, token, f"({relation})")
+            text = _replace_once(text, f"{self._token}_limit", str(int(min(caps))))
         for slot, ids in zip(self._needs, region_ids, strict=True):
             text = _replace_once(text, slot.token, self._in_ids(slot, ids))
+        return text
+
+    def _template(self, *, limited: bool) -> str:
+        """The SQL with the row limit and region needs still placeholders, rendered once."""
+        text = self._rendered.get(limited)
+        if text is not None:
+            return text
+        original = self._tree.args.get("limit")
+        limit = exp.Limit(expression=exp.column(f"{self._token}_limit", quoted=True))
+        self._tree.set("limit", limit if limited else None)
+        try:
+            text = self._tree.sql(dialect=_SQLGLOT_DIALECTS[self._dialect], identify=True)
+        finally:
+            self._tree.set("limit", original)
+        for token, replacement in self._texts.items():
+            text = _replace_once(text, token, replacement)
+        self._rendered[limited] = text
         return text
 
     def _in_ids(self, slot: _NeedSlot, ids: Sequence[int]) -> str:
         if not ids:
             return "(1 = 0)"
         column = exp.column(slot.did_column, table=slot.alias, quoted=True)
-        test = column.isin(*(exp.Literal.number(int(i)) for i in ids))
-        return f"({test.sql(dialect=_SQLGLOT_DIALECTS[self._dialect], identify=True)})"
+        rendered = column.sql(dialect=_SQLGLOT_DIALECTS[self._dialect], identify=True)
+        return f"({rendered} IN ({', '.join(str(int(i)) for i in ids)}))"
 
 
 def _replace_once(text: str, token: str, replacement: str) -> str:
@@ -129,8 +158,9 @@ def translate(
         row_converter=_converter(widths),
         _tree=tree,
         _dialect=dialect.name,
-        _relations=relations,
+        _texts={**rewriter.fragments, **{k: f"({v})" for k, v in relations.items()}},
         _needs=rewriter.slots,
+        _token=token,
     )
 
 
@@ -163,6 +193,7 @@ class _Rewriter:
         self.token = token
         self.regions: list[RegionNeed] = []
         self.slots: list[_NeedSlot] = []
+        self.fragments: dict[str, str] = {}  # placeholder -> cell range SQL (integers only)
         self.ctes = {cte.alias_or_name: cte.this for cte in tree.find_all(exp.CTE)}
 
     # sources -------------------------------------------------------------------------
@@ -234,7 +265,12 @@ class _Rewriter:
         columns: list[ResultColumn] = []
         widths: list[int] = []
         expressions: list[exp.Expr] = []
-        for position, item in enumerate(select.expressions, 1):
+        for item in select.expressions:
+            position = len(columns) + 1  # in the list with every * expanded, as sqlglot does
+            if is_star(item):  # left by qualify_names: one published table, nothing else
+                expressions.append(self.star(item, names, columns))
+                widths += [1] * (len(columns) - len(widths))
+                continue
             inner = item.this if isinstance(item, exp.Alias) else item
             given = item.alias_or_name
             generated = given.startswith("_col_") or not given
@@ -253,20 +289,35 @@ class _Rewriter:
         select.set("expressions", expressions)
         return columns, widths
 
+    def star(self, item: exp.Expr, names: set[str], columns: list[ResultColumn]) -> exp.Expr:
+        """``*`` of the one published table: its columns, and a placeholder for their SQL.
+
+        The same columns, names and SQL as sqlglot's expansion: every published column in
+        order, under its lower-case name, read as ``"alias"."name" AS "name"``.
+        """
+        source = _sources(_leftmost_select(self.tree))[0]
+        name = source.meta.get(TAP_TABLE)
+        if not isinstance(name, str) or (
+            isinstance(item, exp.Column) and item.table != (source.alias_or_name)
+        ):  # pragma: no cover - check.star_stays allows nothing else
+            raise AdqlError.at("cannot expand * here", item)
+        table = self.tables[name]
+        published = list(dict.fromkeys(c.name.lower() for c in table.columns))
+        for column in published:
+            meta = table.column(column)
+            assert meta is not None  # noqa: S101 - listed just above
+            columns.append(_result_column(_unique(column, names), meta))
+        token = f"{self.token}_star_{len(self.fragments)}"
+        self.fragments[token] = _star_sql(
+            _SQLGLOT_DIALECTS[self.dialect], source.alias_or_name, tuple(published)
+        )
+        return exp.column(token, quoted=True)
+
     def _describe(self, name: str, inner: exp.Expr) -> ResultColumn:  # noqa: PLR0911
         if isinstance(inner, exp.Column):
             meta = self.origin(inner)
             if meta is not None:
-                return ResultColumn(
-                    name,
-                    meta.datatype,
-                    meta.arraysize,
-                    meta.xtype,
-                    meta.unit,
-                    meta.ucd,
-                    meta.utype,
-                    meta.description,
-                )
+                return _result_column(name, meta)
         if isinstance(inner, exp.Count):
             return ResultColumn(name, "long")
         if geo.is_call(inner, "DISTANCE"):
@@ -388,7 +439,14 @@ class _Rewriter:
             exact = geo.in_polygon(point, region, node)
         if cell is None:
             return exact
-        return exp.and_(geo.cell_ranges(cell, geo.probe_coverage(region)), exact)
+        return exp.And(this=self.cell_ranges(cell, geo.probe_coverage(region)), expression=exact)
+
+    def cell_ranges(self, cell: exp.Column, coverage: Coverage) -> exp.Expr:
+        """A placeholder for the cell range test, rendered as text (integers) by the Plan."""
+        token = f"{self.token}_cells_{len(self.fragments)}"
+        rendered = cell.sql(dialect=_SQLGLOT_DIALECTS[self.dialect], identify=True)
+        self.fragments[token] = geo.cell_ranges_sql(rendered, coverage)
+        return exp.column(token, quoted=True)
 
     def _in_moc(self, cell: exp.Column | None, coverage: Coverage, node: exp.Expr) -> exp.Expr:
         if cell is None:
@@ -403,11 +461,31 @@ class _Rewriter:
                 "tested: give it at a lower order",
                 node,
             )
-        exact = geo.cell_ranges(cell, coverage)
+        exact = self.cell_ranges(cell, coverage)
         probe = geo.probe_ranges(coverage)
         if len(probe.ranges) == len(coverage.ranges):
             return exact
-        return exp.and_(geo.cell_ranges(cell, probe), exact)
+        return exp.And(this=self.cell_ranges(cell, probe), expression=exact)
+
+
+def _result_column(name: str, meta: TapColumn) -> ResultColumn:
+    return ResultColumn(
+        name,
+        meta.datatype,
+        meta.arraysize,
+        meta.xtype,
+        meta.unit,
+        meta.ucd,
+        meta.utype,
+        meta.description,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _star_sql(dialect: str, alias: str, names: tuple[str, ...]) -> str:
+    """``"alias"."a" AS "a", ...`` as sqlglot renders it (identifiers quoted by sqlglot)."""
+    items = [exp.alias_(exp.column(n, table=alias, quoted=True), n, quoted=True) for n in names]
+    return ", ".join(item.sql(dialect=dialect, identify=True) for item in items)
 
 
 def _unsupported(node: exp.Expr) -> AdqlError:

@@ -157,6 +157,41 @@ def test_star_expands_to_published_columns_only():
     assert '"obscore"."_did_id"' not in sql
 
 
+@pytest.mark.parametrize("dialect", [SQLITE, POSTGRES])
+@pytest.mark.parametrize(
+    ("star", "expanded"),
+    [
+        # ORDER BY 1 makes sqlglot expand the star; without it the translator lists it
+        ("SELECT * FROM ivoa.obscore", "SELECT * FROM ivoa.obscore ORDER BY 1"),
+        (
+            "SELECT TOP 3 o.*, o.s_ra FROM ivoa.obscore o",
+            "SELECT TOP 3 o.*, o.s_ra FROM ivoa.obscore o ORDER BY 1",
+        ),
+        (
+            "SELECT *, 2 * bytes FROM lake.files WHERE bytes > 1",
+            "SELECT *, 2 * bytes FROM lake.files WHERE bytes > 1 ORDER BY 1",
+        ),
+    ],
+)
+def test_star_listed_by_the_translator_is_sqlglots_expansion(star, expanded, dialect):
+    ours, theirs = plan(star, dialect), plan(expanded, dialect)
+    assert ours.columns == theirs.columns
+
+    def same(sql: str) -> str:  # the random placeholder token and sqlglot's own aliases
+        sql = re.sub(r'"_col_\d+"', '"_col_"', re.sub(r"lakecat_[0-9a-f]{16}", "", sql))
+        return re.sub(r" ORDER BY .*? LIMIT", " LIMIT", sql)
+
+    assert same(ours.sql([], 10)) == same(theirs.sql([], 10))
+
+
+def test_plan_sql_is_the_same_text_each_time_and_keeps_the_tree():
+    query = plan(f"SELECT TOP 5 * FROM ivoa.obscore WHERE {CONE}", POSTGRES)
+    first = query.sql([], 3)
+    assert query.sql([], 3) == first
+    assert query.sql([], 100) == first.replace("LIMIT 3", "LIMIT 5")
+    assert query.sql([], None) == first.replace("LIMIT 3", "LIMIT 5")
+
+
 def test_qualified_star_expands_that_table():
     assert names("SELECT r.*, f.name FROM lake.replicas r JOIN lake.files f USING (did_id)") == [
         "did_id",
@@ -239,6 +274,17 @@ def test_cone_uses_the_cell_index_and_an_exact_test():
     assert '"obscore"."_s_hpx" >=' in sql
     assert "ASIN(SQRT(MIN(1, " in sql
     assert "RADIANS((11))" in sql  # the centre was folded: 10 + 0.5 * 2
+
+
+def test_cone_cell_ranges_are_integer_comparisons_on_the_cell_column():
+    sql = plan(f"SELECT obs_id FROM ivoa.obscore AS o WHERE {CONE}", POSTGRES).sql([], None)
+    ranges = re.search(r"WHERE \(\((\(.*?\))\) AND DEGREES", sql)
+    assert ranges is not None
+    tests = ranges.group(1).split(" OR ")
+    assert tests
+    for test in tests:
+        assert re.fullmatch(r'\("o"\."_s_hpx" >= (\d+) AND "o"\."_s_hpx" < (\d+)\)', test), test
+    assert "lakecat_" not in sql
 
 
 def test_cone_on_postgres_clamps_with_least():

@@ -8,6 +8,7 @@ import math
 import re
 import time
 import warnings
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -221,6 +222,92 @@ def test_many_rows_cross_chunk_and_base64_line_boundaries(fmt):
     assert array["d"][9999] == 9999 / 3
     assert list(array["v"][10000]) == []
     assert list(array["v"][9999]) == [9999.0] * 3
+
+
+@pytest.mark.parametrize("fmt", [*SERIALIZATIONS, "csv", "tsv"])
+def test_integer_columns_write_decimal_and_float_values_as_integers(fmt):
+    # PostgreSQL returned Decimal for a long column and TABLEDATA wrote 39895.0
+    columns = [ResultColumn("l", "long"), ResultColumn("i", "int"), ResultColumn("s", "short")]
+    rows = [
+        (Decimal(39895), 7.0, np.float64(3.0)),
+        (Decimal(2) ** 40, Decimal(-5), -1.0),
+        (None, math.nan, None),
+    ]
+    content = write_result(ResultTable(columns, rows), fmt)[0]
+    if fmt in {"csv", "tsv"}:
+        text = content.decode()
+        assert ".0" not in text
+        lines = [re.split("[,\t]", line) for line in text.splitlines()]
+        assert lines[1:] == [["39895", "7", "3"], [str(2**40), "-5", "-1"], ["", "", ""]]
+        return
+    array = read(content).get_first_table().array
+    assert array["l"].dtype.kind == "i"
+    assert [array[name][0] for name in "lis"] == [39895, 7, 3]
+    assert [array[name][1] for name in "lis"] == [2**40, -5, -1]
+    assert all(array[name][2] is np.ma.masked for name in "lis")
+
+
+@pytest.mark.parametrize("fmt", SERIALIZATIONS)
+def test_nulls_nans_and_text_shapes_survive_across_chunks(fmt):
+    n = 9_000  # three chunks
+    columns = [
+        ResultColumn("d", "double"),
+        ResultColumn("empty", "char", "*"),  # all NULL
+        ResultColumn("same", "char", "*"),  # as long in every row
+        ResultColumn("mixed", "char", "*"),  # NULL, "" and text; one very long value
+        ResultColumn("other", "char", "*"),  # not str: written as str()
+        ResultColumn("u", "char", "*"),  # becomes unicodeChar
+        ResultColumn("i", "long"),
+    ]
+    rows = [
+        (
+            None if i % 3 == 0 else (math.nan if i % 3 == 1 else i / 7),
+            None,
+            f"id{i:06d}",
+            None if i % 5 == 0 else ("" if i % 5 == 1 else "y" * (i % 11)),
+            i if i % 2 else None,
+            "Å" * (i % 3),
+            None if i % 4 == 0 else i,
+        )
+        for i in range(n)
+    ]
+    rows[4567] = (*rows[4567][:3], "z" * 50_000, *rows[4567][4:])
+    table = read(write_result(ResultTable(columns, rows), fmt)[0]).get_first_table()
+    array = table.array
+    assert len(array) == n
+    for i in (0, 1, 2, 4095, 4096, 4097, 4567, 8999):
+        d, _, same, mixed, other, u, integer = rows[i]
+        if d is None or math.isnan(d):  # astropy masks NaN too (the bitmap is checked below)
+            assert array["d"][i] is np.ma.masked or math.isnan(array["d"][i])
+        else:
+            assert array["d"][i] == d
+        assert array["same"][i] == same
+        assert array["mixed"][i] == (mixed or "") or array["mixed"][i] is np.ma.masked
+        assert array["other"][i] == ("" if other is None else str(other)) or other is None
+        assert array["u"][i] == u
+        assert (array["i"][i] is np.ma.masked) if integer is None else array["i"][i] == integer
+    if fmt == "votable":  # BINARY2 keeps NULL apart from "" and NaN
+        content = write_result(ResultTable(columns, rows[:2]), fmt)[0]
+        stream = content.split(b'<STREAM encoding="base64">\n')[1].split(b"</STREAM>")[0]
+        data = base64.b64decode(stream)
+        # row 0: d, empty, mixed, other and i NULL; 1 + 8 + 4 + (4 + 8) + 4 + 4 + 4 + 8 bytes
+        assert data[0] == 0b11011010
+        # row 1: d is NaN, not NULL; only "empty" is NULL ("" is not NULL either)
+        assert data[45] == 0b01000000
+    fields = {f.name: f for f in table.fields}
+    assert fields["u"].datatype == "unicodeChar"
+    assert fields["same"].datatype == "char"
+
+
+def test_binary2_stream_is_base64_in_lines_of_76_characters():
+    rows = [(i, f"name-{i}" * (i % 3)) for i in range(5_000)]
+    columns = [ResultColumn("i", "long"), ResultColumn("s", "char", "*")]
+    content = write_result(ResultTable(columns, rows), "votable")[0]
+    stream = content.split(b'<STREAM encoding="base64">\n')[1].split(b"</STREAM>")[0]
+    lines = stream.splitlines()
+    assert all(len(line) == 76 for line in lines[:-1])
+    assert 0 < len(lines[-1]) <= 76
+    assert base64.b64decode(stream)  # one valid base64 text
 
 
 def test_streamed_chunks_join_to_the_written_document():
