@@ -38,6 +38,21 @@ class Settings(BaseSettings):
     tap_destruction_days: int = Field(default=7, ge=1)
     # False when several service processes share the database (`lakecat serve --workers`).
     tap_sole_runner: bool = True
+    # Elasticsearch (indexer/, docs/search.md): unset means the relational store answers search.
+    elasticsearch_url: str | None = None
+    elasticsearch_index: str = "lakecat-dids"  # the alias; indices are <alias>-<timestamp>
+    elasticsearch_api_key: str | None = None
+    elasticsearch_username: str | None = None
+    elasticsearch_password: str | None = None
+    elasticsearch_ca_certs: Path | None = None
+    elasticsearch_verify_certs: bool = True
+    elasticsearch_timeout: float = Field(default=30.0, gt=0)  # seconds per request
+    elasticsearch_shards: int = Field(default=1, ge=1)
+    elasticsearch_replicas: int = Field(default=1, ge=0)
+    elasticsearch_moc_ranges: int = Field(default=64, ge=1, le=4096)  # long_range cells per DID
+    elasticsearch_batch_size: int = Field(default=1000, ge=1, le=10_000)  # outbox rows per bulk
+    # Tests only: plain application/json instead of the client's compatibility media type.
+    elasticsearch_plain_json: bool = False
 
     @property
     def resolved_database_url(self) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalogue.ingest import Candidate, Rejected, prepare
 from catalogue.models import DIDKey, DIDType, RunSummary
-from catalogue.store import dids, files, rses
+from catalogue.store import dids, files, rses, search_docs
 from catalogue.store.engine import refresh_statistics
 from catalogue.store.extents import Contribution, combine, summary_values
 
@@ -128,18 +128,30 @@ class Registration:
                 self.summary.unchanged += 1
             if write and candidate.dataset is not None and outcome.did_id is not None:
                 members.setdefault(candidate.dataset, []).append((outcome.did_id, item))
-        for dataset_key, group in members.items():
-            await self._attach(dataset_key, group, now)
+        grown = [await self._attach(key, group, now) for key, group in members.items()]
+        if write:  # once per batch, in bulk: the files (an unchanged one may have new
+            # replicas or a new dataset), and the collections whose extents grew
+            changed = {
+                o.did_id
+                for o in outcomes
+                if o.did_id is not None and o.outcome is not files.Outcome.CONFLICT
+            }
+            changed |= await search_docs.with_ancestors(
+                self.session, [i for i in grown if i is not None]
+            )
+            await search_docs.mark_changed(self.session, changed)
 
     async def _attach(
         self, key: DIDKey, group: list[tuple[int, files.PreparedFile]], now: datetime
-    ) -> None:
-        await dids.add_collection(self.session, key, DIDType.DATASET, {}, now)
+    ) -> int | None:
+        """Attach files to their dataset; the dataset's id when it was created or grew."""
+        _, created = await dids.add_collection(self.session, key, DIDType.DATASET, {}, now)
         parent = await dids.require_did(self.session, key)
         contribution = combine([_contribution(item) for _, item in group])
-        await dids.attach_ids(
+        added = await dids.attach_ids(
             self.session, parent, [i for i, _ in group], now, self.index_cells, contribution
         )
+        return parent["id"] if created or added else None
 
 
 def _contribution(item: files.PreparedFile) -> Contribution:

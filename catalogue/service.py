@@ -32,7 +32,7 @@ from catalogue.models import (
 )
 from catalogue.query import DIDQuery, FacetField, RegionFilter, SortKey
 from catalogue.registration import Registration
-from catalogue.store import aggregates, dids, queries, rses
+from catalogue.store import aggregates, dids, queries, rses, search_docs
 
 Progress = Callable[[int], None]
 
@@ -55,6 +55,17 @@ def _batches(
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
+
+
+async def _mark_membership(session: AsyncSession, parent_id: int, member_ids: list[int]) -> None:
+    """Mark what an attachment or detachment changes.
+
+    The members' ancestors' names (in their text and everything's below them) and the
+    collection's extent (and its ancestors').
+    """
+    changed = await search_docs.with_descendants(session, member_ids)
+    changed |= await search_docs.with_ancestors(session, [parent_id])
+    await search_docs.mark_changed(session, changed)
 
 
 class Catalogue:
@@ -115,6 +126,8 @@ class Catalogue:
             did, created = await dids.add_collection(
                 session, key, did_type, check_metadata(metadata or {}), _now()
             )
+            if created:
+                await search_docs.mark_changed(session, [did.id])
         if created:
             _audit(caller, f"created {did_type}", key)
         return did
@@ -127,6 +140,8 @@ class Catalogue:
             parent_row = await dids.require_did(session, parent)
             rows = [await dids.require_did(session, c) for c in children]
             added = await dids.attach(session, parent_row, rows, _now(), self._index_cells)
+            if added:
+                await _mark_membership(session, parent_row["id"], [r["id"] for r in rows])
         _audit(caller, f"attached {added} to", parent)
         return added
 
@@ -138,20 +153,27 @@ class Catalogue:
             parent_row = await dids.require_did(session, parent)
             rows = [await dids.require_did(session, c) for c in children]
             removed = await dids.detach(session, parent_row, rows, _now(), self._index_cells)
+            if removed:
+                await _mark_membership(session, parent_row["id"], [r["id"] for r in rows])
         _audit(caller, f"detached {removed} from", parent)
         return removed
 
     async def close(self, key: DIDKey, *, caller: Caller = LOCAL_OPERATOR) -> None:
         """Close a collection to new content."""
         async with self._sessions.begin() as session:
-            await dids.close(session, await dids.require_did(session, key), _now())
+            row = await dids.require_did(session, key)
+            await dids.close(session, row, _now())
+            await search_docs.mark_changed(session, [row["id"]])
         _audit(caller, "closed", key)
 
     async def delete(self, key: DIDKey, *, caller: Caller = LOCAL_OPERATOR) -> None:
         """Delete a file or an empty collection; its name stays taken for all time."""
         async with self._sessions.begin() as session:
             row = await dids.require_did(session, key)
+            # Its parents' extents are recomputed up to the top; its document goes.
+            changed = await search_docs.with_ancestors(session, [row["id"]])
             await dids.delete_did(session, row, _now(), self._index_cells)
+            await search_docs.mark_changed(session, changed)
         _audit(caller, "deleted", key)
 
     async def set_metadata(
@@ -167,6 +189,7 @@ class Catalogue:
         async with self._sessions.begin() as session:
             row = await dids.require_did(session, key)
             await dids.set_metadata(session, row["id"], values, _now(), replace_all=replace_all)
+            await search_docs.mark_changed(session, [row["id"]])
         _audit(caller, "set metadata of", key)
 
     async def add_replicas(
@@ -176,6 +199,8 @@ class Catalogue:
         async with self._sessions.begin() as session:
             row = await dids.require_did(session, key)
             added = await rses.add_replicas(session, row, replicas, _now())
+            if added:
+                await search_docs.mark_changed(session, [row["id"]])
         _audit(caller, f"added {added} replicas of", key)
         return added
 
@@ -186,6 +211,7 @@ class Catalogue:
         async with self._sessions.begin() as session:
             row = await dids.require_did(session, key)
             await rses.set_replica_state(session, row, rse, state, _now())
+            await search_docs.mark_changed(session, [row["id"]])
         _audit(caller, f"set replica on {rse} to {state} for", key)
 
     # -- reading ---------------------------------------------------------------------------

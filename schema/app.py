@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TypedDict
 
 from starlette.applications import Starlette
@@ -15,8 +15,11 @@ from strawberry.asgi import GraphQL
 
 from bridges.tap.app import TapService
 from catalogue.config import Settings
+from catalogue.search import SearchBackend
 from catalogue.service import Catalogue
 from catalogue.store.engine import create_engine, create_sessions, migrate
+from catalogue.store.search_sql import RelationalSearch
+from indexer.lifespan import run_indexer
 from schema.context import Context
 from schema.graphql import schema
 
@@ -28,6 +31,7 @@ class State(TypedDict):
 
     catalogue: Catalogue
     settings: Settings
+    search: SearchBackend
 
 
 async def landing(request: Request) -> JSONResponse:
@@ -62,7 +66,7 @@ class GraphQLApp(GraphQL[Context, None]):
     async def get_context(self, request: Request, response: object) -> Context:  # type: ignore[override]
         """The catalogue from the lifespan state; the caller is anonymous until issue 8."""
         del response
-        return Context(catalogue=request.state.catalogue)
+        return Context(catalogue=request.state.catalogue, search=request.state.search)
 
 
 def create_app(settings: Settings, *, run_migrations: bool = True) -> Starlette:
@@ -84,9 +88,16 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> Starlette:
         # (about 80 ms each, every few requests) out of request latency.
         gc.collect()
         gc.freeze()
+        indexing = AsyncExitStack()
         try:
-            yield {"catalogue": catalogue, "settings": settings}
+            search: SearchBackend = RelationalSearch(create_sessions(engine))
+            if settings.elasticsearch_url:  # the outbox worker drains in the background
+                search = await indexing.enter_async_context(
+                    run_indexer(settings, create_sessions(engine))
+                )
+            yield {"catalogue": catalogue, "settings": settings, "search": search}
         finally:
+            await indexing.aclose()
             await tap.stop()
             await engine.dispose()
 

@@ -31,6 +31,7 @@ from catalogue.query import DIDQuery, RegionFilter
 from catalogue.region import Circle
 from catalogue.service import Catalogue
 from catalogue.store.engine import create_engine, create_sessions, migrate
+from indexer.cli import index
 
 T = TypeVar("T")
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -104,6 +105,7 @@ def main(ctx: click.Context) -> None:
 
 
 pass_settings = click.make_pass_decorator(Settings)
+main.add_command(index)
 
 
 @main.command()

@@ -12,6 +12,7 @@ from strawberry.dataloader import DataLoader
 from catalogue.coverage import Coverage
 from catalogue.models import ANONYMOUS, DID, Caller, DIDKey, Extent, MetaValue, Page, Replica
 from catalogue.query import DIDQuery
+from catalogue.search import SearchBackend
 from catalogue.service import Catalogue
 
 K = TypeVar("K")
@@ -69,6 +70,7 @@ class Context:
 
     catalogue: Catalogue
     caller: Caller = ANONYMOUS
+    search: SearchBackend | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -10,6 +10,8 @@ from catalogue import models
 from catalogue.bands import Band as CoreBand
 from catalogue.filters import Op
 from catalogue.query import FacetField as CoreFacetField
+from catalogue.search import SearchFacet as CoreSearchFacet
+from catalogue.search import SearchSort as CoreSearchSort
 
 DIDType = strawberry.enum(models.DIDType, description="What a DID names.")
 ReplicaState = strawberry.enum(models.ReplicaState, description="Rucio's replica states.")
@@ -21,6 +23,10 @@ Intersect = strawberry.enum(
 Band = strawberry.enum(CoreBand, description="IVOA waveband names.")
 MetaOp = strawberry.enum(Op, name="MetaOp", description="Operators of metadata conditions.")
 FacetField = strawberry.enum(CoreFacetField, description="Fields the results can be counted by.")
+SearchFacet = strawberry.enum(CoreSearchFacet, description="Fields search hits are counted by.")
+SearchSort = strawberry.enum(
+    CoreSearchSort, description="Orders of search hits; RELEVANCE is always best first."
+)
 
 
 @strawberry.enum(description="MOC 2.0 serialisations.")

@@ -12,6 +12,7 @@ from schema.connection import connection
 from schema.context import Context
 from schema.enums import FacetField
 from schema.inputs import DIDFilterInput, SortInput, at, input_error, to_query
+from schema.search import SearchQueries
 from schema.types import (
     DID,
     RSE,
@@ -24,7 +25,7 @@ from schema.types import (
 
 
 @strawberry.type
-class Query:
+class Query(SearchQueries):
     @strawberry.field(description="One DID by scope and name; null when it does not exist.")
     async def did(self, info: Info[Context, None], scope: str, name: str) -> DID | None:
         record = await info.context.loaders.did_by_key.load(DIDKey(scope, name))

@@ -270,3 +270,43 @@ uws_upload = Table(
     Column("content", LargeBinary, nullable=False),
     PrimaryKeyConstraint("job_id", "name"),
 )
+
+
+# Search (docs/search.md). Every write that changes how a DID looks in search adds one outbox
+# row per DID in its own transaction; the Elasticsearch worker (indexer/) drains them in order.
+search_outbox = Table(
+    "search_outbox",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("did_id", Id, nullable=False),  # no foreign key: a row outlives nothing it names
+    Column("created_at", Timestamp, nullable=False),
+    Index(None, "did_id"),
+)
+
+# The searchable text of each live DID: the space-joined catalogue.search.tokens() of its
+# names, titles, targets, collections, facilities, string metadata and ancestors' names
+# (catalogue/store/search_docs.py). A tombstone has none.
+search_document = Table(
+    "search_document",
+    metadata,
+    Column("did_id", Id, ForeignKey("did.id"), primary_key=True),
+    Column("text", Text, nullable=False),
+)
+
+#: The full-text index over ``search_document.text``, created by migration 0003 only and
+#: absent from ``metadata``: SQLite's FTS5 table (with its shadow tables and the triggers that
+#: keep it in step); PostgreSQL's generated column ``text_tsv`` (``to_tsvector('simple',
+#: text)``, stored so that ranking reads it instead of parsing every hit's text) and its GIN
+#: index.
+SEARCH_FTS = "search_fts"
+SEARCH_TSV = "text_tsv"
+SEARCH_TSV_INDEX = "ix_search_document_text_tsv"
+ENGINE_SPECIFIC_OBJECTS = frozenset(
+    {
+        SEARCH_FTS,
+        *(f"{SEARCH_FTS}_{shadow}" for shadow in ("data", "idx", "docsize", "config")),
+        *(f"search_document_{event}" for event in ("ai", "ad", "au")),
+        SEARCH_TSV,
+        SEARCH_TSV_INDEX,
+    }
+)
