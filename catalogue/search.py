@@ -187,21 +187,52 @@ class SearchBackend(Protocol):
         ...
 
 
-def encode_after(query: SearchQuery, values: Sequence[Any]) -> str:
-    """A ``search_after`` cursor: the last hit's sort values (ending with its id)."""
-    payload = json.dumps({"q": query.fingerprint(), "v": list(values)})
+def encode_after(
+    query: SearchQuery, values: Sequence[Any], total: tuple[int, bool] | None = None
+) -> str:
+    """A ``search_after`` cursor: the last hit's sort values (ending with its id).
+
+    A backend may carry the first page's ``(total, total_exact)`` along, so that later pages
+    need not count again (:func:`carried_total`); the total is then the first page's.
+    """
+    body: dict[str, Any] = {"q": query.fingerprint(), "v": list(values)}
+    if total is not None:
+        body["t"] = [int(total[0]), bool(total[1])]
+    payload = json.dumps(body)
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def _payload(cursor: str) -> dict[str, Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except ValueError as exc:
+        msg = "the cursor is not one this service issued"
+        raise InvalidQueryError(msg) from exc
+    if not isinstance(payload, dict):
+        msg = "the cursor is not one this service issued"
+        raise InvalidQueryError(msg)
+    return payload
+
+
+def carried_total(query: SearchQuery) -> tuple[int, bool] | None:
+    """The ``(total, total_exact)`` a cursor carries from the first page, if any."""
+    if query.after is None:
+        return None
+    carried = _payload(query.after).get("t")
+    if not (isinstance(carried, list) and len(carried) == 2):  # noqa: PLR2004
+        return None
+    return int(carried[0]), bool(carried[1])
 
 
 def decode_after(query: SearchQuery) -> list[Any] | None:
     """The sort values a query's cursor points after; a foreign cursor is an error."""
     if query.after is None:
         return None
+    payload = _payload(query.after)
     try:
-        padded = query.after + "=" * (-len(query.after) % 4)
-        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
         fingerprint, values = payload["q"], list(payload["v"])
-    except (ValueError, KeyError, TypeError) as exc:
+    except (KeyError, TypeError) as exc:
         msg = "the cursor is not one this service issued"
         raise InvalidQueryError(msg) from exc
     if fingerprint != query.fingerprint():

@@ -50,6 +50,7 @@ from catalogue.search import (
     SearchResult,
     SearchSort,
     TextQuery,
+    carried_total,
     decode_after,
     encode_after,
 )
@@ -245,11 +246,16 @@ async def search(session: AsyncSession, query: SearchQuery) -> SearchResult:
     )
     if query.region is not None:
         return await _region_search(session, plan)
-    count = await session.scalar(
-        select(func.count()).select_from(
-            plan.statement(t.did.c.id, scored=False).limit(TOTAL_EXACT_UP_TO + 1).subquery()
+    carried = carried_total(query)  # later pages reuse the first page's count
+    count: int | None
+    if carried is not None:
+        count = carried[0] if carried[1] else TOTAL_EXACT_UP_TO + 1
+    else:
+        count = await session.scalar(
+            select(func.count()).select_from(
+                plan.statement(t.did.c.id, scored=False).limit(TOTAL_EXACT_UP_TO + 1).subquery()
+            )
         )
-    )
     statement = plan.ordered(plan.statement(*plan.columns()).where(*plan.after()))
     rows = list((await session.execute(statement.limit(query.limit + 1))).mappings())
     facets = await _facets(session, query, [plan.statement(t.did.c.id, scored=False)])
@@ -298,11 +304,15 @@ def _result(
         )
         for r in page
     ]
-    cursor = encode_after(plan.query, plan.cursor_values(page[-1])) if more and page else None
+    total = (min(count, TOTAL_EXACT_UP_TO), count <= TOTAL_EXACT_UP_TO)
+    carry = total if plan.query.region is None else None  # region totals are decided anyway
+    cursor = (
+        encode_after(plan.query, plan.cursor_values(page[-1]), carry) if more and page else None
+    )
     return SearchResult(
         hits=hits,
-        total=min(count, TOTAL_EXACT_UP_TO),
-        total_exact=count <= TOTAL_EXACT_UP_TO,
+        total=total[0],
+        total_exact=total[1],
         facets=facets,
         next_cursor=cursor,
     )

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from catalogue.errors import InvalidQueryError
-from catalogue.search import SearchQuery, SearchSort, TextQuery
+from catalogue.search import SearchQuery, SearchSort, TextQuery, carried_total
 from catalogue.store import search_sql
 from catalogue.store import tables as t
 from catalogue.store.engine import create_sessions
@@ -82,3 +82,13 @@ async def test_operators_in_text_are_words_not_syntax(backend):
 async def test_limit_zero_counts_without_hits(backend):
     result = await backend.search(replace(SearchQuery(), limit=0))
     assert (len(result.hits), result.total, result.next_cursor) == (0, len(LIVE), None)
+
+
+async def test_later_pages_carry_the_first_pages_total(backend):
+    first = await backend.search(SearchQuery(text=TextQuery.parse("crab"), limit=2))
+    assert first.next_cursor is not None
+    query = SearchQuery(text=TextQuery.parse("crab"), limit=2, after=first.next_cursor)
+    assert carried_total(query) == (first.total, first.total_exact)
+    second = await backend.search(query)
+    assert (second.total, second.total_exact) == (first.total, first.total_exact)
+    assert not {h.key for h in first.hits} & {h.key for h in second.hits}
