@@ -8,7 +8,6 @@ meet exactly what an astronomer's client would. STILTS comes from
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import ENGINES, _drop_pg_database, _fresh_pg_database
+from tests.support.stilts import stilts_command
 
 _START_TIMEOUT = 120.0
 
@@ -40,14 +40,8 @@ class LiveService:
 
 
 def stilts() -> str:
-    """The STILTS executable; its absence fails the test (never skips)."""
-    found = os.environ.get("LAKECAT_TEST_STILTS") or shutil.which("stilts")
-    if not found:
-        pytest.fail(
-            "STILTS is not installed: run the suite with `bash scripts/test` (it installs the "
-            "Debian package `stilts`) or set LAKECAT_TEST_STILTS"
-        )
-    return found
+    """The STILTS executable (tests/support/stilts.py)."""
+    return stilts_command()
 
 
 def _free_port() -> int:
