@@ -37,6 +37,7 @@ from catalogue.store.jobs import JobRecord
 logger = logging.getLogger(__name__)
 
 XML = "text/xml"
+_STREAM_FROM_ROWS = 2000  # results above this many rows are streamed
 VOTABLE = "application/x-votable+xml"
 
 
@@ -136,7 +137,10 @@ class TapService:
             table = await self.runner.run(run)
             if params.get("RUNID"):
                 table.infos["RUNID"] = params.get("RUNID") or ""
-            # Streamed: a 100k-row document is never held whole a second time.
+            if len(table.rows) <= _STREAM_FROM_ROWS:  # small: one write, no thread hand-offs
+                content, mime = formats.write_result(table, fmt)
+                return Response(content, media_type=mime)
+            # Streamed: a big document is never held whole a second time.
             return StreamingResponse(formats.stream_result(table, fmt), media_type=fmt)
         except TapError as exc:
             return error_response(exc.message, exc.status, query)
