@@ -454,6 +454,50 @@ async def run(args: argparse.Namespace, admin_url: str | None) -> None:
         print(f"per-query figures written to {args.json}")
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where one engine's catalogue is: region.py's database, or ours for another size."""
+
+    engine: str
+    database: str  # SQLite path or PostgreSQL database name
+    shared: bool  # region.py's own
+
+    def url(self, admin_url: str | None) -> str:
+        if self.engine == "sqlite":
+            return f"sqlite+aiosqlite:///{self.database}"
+        assert admin_url is not None
+        return str(synthetic.database_url(admin_url, self.database))
+
+
+async def place_exists(place: Place, admin_url: str | None) -> bool:
+    if place.engine == "sqlite":
+        return Path(place.database).exists()
+    return await asyncio.to_thread(synthetic.pg_database_exists, admin_url, place.database)
+
+
+async def choose_place(
+    name: str, admin_url: str | None, args: argparse.Namespace, own: str
+) -> Place:
+    """region.py's database when it holds the asked catalogue or none yet; else the calling
+    benchmark's own (``own``: tap, search; a region.py catalogue of another size is never
+    rebuilt from there)."""
+    shared = Place(name, str(SQLITE_PATH) if name == "sqlite" else PG_DATABASE, True)
+    if not await place_exists(shared, admin_url):
+        return shared
+    from catalogue.store.engine import create_engine  # noqa: PLC0415
+
+    engine = create_engine(shared.url(admin_url))
+    try:
+        marker = await _marker(engine)
+    finally:
+        await engine.dispose()
+    if marker is None or _wanted(marker, args):
+        return shared
+    if name == "sqlite":
+        return Place(name, f"/tmp/lakecat-bench-{own}-{args.files}-{args.datasets}.sqlite", False)
+    return Place(name, f"lakecat_bench_{own}_{args.files}_{args.datasets}", False)
+
+
 def report(
     args: argparse.Namespace,
     probes: dict[str, list[Probe]],

@@ -145,46 +145,6 @@ def _reexec_on_snapshot() -> None:
 # -- the catalogue -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Place:
-    """Where one engine's catalogue is: region.py's database, or ours for another size."""
-
-    engine: str
-    database: str  # SQLite path or PostgreSQL database name
-    shared: bool
-
-    def url(self, admin_url: str | None) -> str:
-        if self.engine == "sqlite":
-            return f"sqlite+aiosqlite:///{self.database}"
-        assert admin_url is not None
-        return str(synthetic.database_url(admin_url, self.database))
-
-
-async def _exists(place: Place, admin_url: str | None) -> bool:
-    if place.engine == "sqlite":
-        return Path(place.database).exists()
-    return await asyncio.to_thread(synthetic.pg_database_exists, admin_url, place.database)
-
-
-async def choose_place(name: str, admin_url: str | None, args: argparse.Namespace) -> Place:
-    """region.py's database when it holds the asked catalogue (or none yet), else our own."""
-    from catalogue.store.engine import create_engine  # noqa: PLC0415
-
-    shared = Place(name, str(region.SQLITE_PATH) if name == "sqlite" else region.PG_DATABASE, True)
-    if not await _exists(shared, admin_url):
-        return shared
-    engine = create_engine(shared.url(admin_url))
-    try:
-        marker = await region._marker(engine)
-    finally:
-        await engine.dispose()
-    if marker is None or region._wanted(marker, args):
-        return shared
-    if name == "sqlite":
-        return Place(name, f"/tmp/lakecat-bench-search-{args.files}-{args.datasets}.sqlite", False)
-    return Place(name, f"lakecat_bench_search_{args.files}_{args.datasets}", False)
-
-
 async def _revision(engine: AsyncEngine) -> str | None:
     try:
         async with engine.connect() as connection:
@@ -194,7 +154,9 @@ async def _revision(engine: AsyncEngine) -> str | None:
         return None
 
 
-async def prepare(place: Place, admin_url: str | None, args: argparse.Namespace) -> dict[str, Any]:
+async def prepare(
+    place: region.Place, admin_url: str | None, args: argparse.Namespace
+) -> dict[str, Any]:
     """The catalogue at ``place``, reused (migrated if older) or built by region.py."""
     from catalogue.store.engine import create_engine  # noqa: PLC0415
 
@@ -203,7 +165,7 @@ async def prepare(place: Place, admin_url: str | None, args: argparse.Namespace)
     else:
         region.PG_DATABASE = place.database
     before = None
-    if await _exists(place, admin_url):
+    if await region.place_exists(place, admin_url):
         probe = create_engine(place.url(admin_url))
         before = await _revision(probe)
         await probe.dispose()
@@ -796,7 +758,7 @@ async def undo_lag_writes(engine: AsyncEngine, sessions: async_sessionmaker[Asyn
 @dataclass
 class EngineResult:
     name: str
-    place: Place
+    place: region.Place
     prepared: dict[str, Any]
     sizes: dict[str, int]
     indexing: Indexing | None = None
@@ -813,7 +775,7 @@ async def run_engine(
     from indexer.backend import ElasticsearchSearch  # noqa: PLC0415
     from indexer.client import create_client  # noqa: PLC0415
 
-    place = await choose_place(name, admin_url, args)
+    place = await region.choose_place(name, admin_url, args, own="search")
     where = "region.py's" if place.shared else "this benchmark's own"
     print(f"{name}: {where} catalogue in {place.database}", flush=True)
     prepared = await prepare(place, admin_url, args)

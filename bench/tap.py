@@ -136,55 +136,20 @@ async def _revision(url: str) -> str | None:
         await engine.dispose()
 
 
-@dataclass(frozen=True)
-class Place:
-    """Where one engine's catalogue is: region.py's database, or ours for another size."""
-
-    engine: str
-    database: str  # SQLite path or PostgreSQL database name
-    shared: bool  # region.py's own
-
-    def url(self, admin_url: str | None) -> str:
-        if self.engine == "sqlite":
-            return f"sqlite+aiosqlite:///{self.database}"
-        assert admin_url is not None
-        return str(synthetic.database_url(admin_url, self.database))
-
-
-async def _exists(place: Place, admin_url: str | None) -> bool:
-    if place.engine == "sqlite":
-        return Path(place.database).exists()
-    return await asyncio.to_thread(synthetic.pg_database_exists, admin_url, place.database)
-
-
-async def choose_place(name: str, admin_url: str | None, args: argparse.Namespace) -> Place:
-    """region.py's database when it holds the asked catalogue or none yet; else our own (a
-    region.py catalogue of another size is never rebuilt from here)."""
-    shared = Place(name, str(region.SQLITE_PATH) if name == "sqlite" else region.PG_DATABASE, True)
-    if not await _exists(shared, admin_url):
-        return shared
-    from catalogue.store.engine import create_engine  # noqa: PLC0415
-
-    engine = create_engine(shared.url(admin_url))
-    try:
-        marker = await region._marker(engine)
-    finally:
-        await engine.dispose()
-    if marker is None or region._wanted(marker, args):
-        return shared
-    if name == "sqlite":
-        return Place(name, f"/tmp/lakecat-bench-tap-{args.files}-{args.datasets}.sqlite", False)
-    return Place(name, f"lakecat_bench_tap_{args.files}_{args.datasets}", False)
-
-
-async def prepare_only(place: Place, admin_url: str | None, args: argparse.Namespace) -> None:
+async def prepare_only(
+    place: region.Place, admin_url: str | None, args: argparse.Namespace
+) -> None:
     """The catalogue at ``place``, reused (and migrated) or built by region.py: the child's
     work."""
     if place.engine == "sqlite":
         region.SQLITE_PATH = Path(place.database)
     else:
         region.PG_DATABASE = place.database
-    before = await _revision(place.url(admin_url)) if await _exists(place, admin_url) else None
+    before = (
+        await _revision(place.url(admin_url))
+        if await region.place_exists(place, admin_url)
+        else None
+    )
     manifest = region.Manifest(args)
     start = time.perf_counter()
     try:
@@ -237,7 +202,7 @@ async def _settle(url: str) -> None:
         await engine.dispose()
 
 
-def prepare_in_child(place: Place, admin_url: str | None, args: argparse.Namespace) -> None:
+def prepare_in_child(place: region.Place, admin_url: str | None, args: argparse.Namespace) -> None:
     """Prepare one engine's catalogue in a child process (the server stays this process's)."""
     command = [
         sys.executable,
@@ -660,7 +625,7 @@ def _rows(result: Result) -> float:
 
 
 def report(
-    name: str, place: Place, sizes: dict[str, Any], results: list[Result], rss: float
+    name: str, place: region.Place, sizes: dict[str, Any], results: list[Result], rss: float
 ) -> None:
     marker = sizes["marker"]
     print()
@@ -766,7 +731,7 @@ async def run(args: argparse.Namespace, admin_url: str | None) -> None:
     count = len(SIDES) * (max(args.warmup, 1) + max(args.repeat, args.big_repeat))
     positions = [synthetic.random_position(rng) for _ in range(count)]
     for name in args.engines:
-        place = await choose_place(name, admin_url, args)
+        place = await region.choose_place(name, admin_url, args, own="tap")
         where = "region.py's" if place.shared else "this benchmark's own"
         print(f"{name}: {where} catalogue in {place.database}", flush=True)
         await asyncio.to_thread(prepare_in_child, place, admin_url, args)
@@ -843,7 +808,7 @@ def main() -> None:
     if args.prepare_only:
         name = args.engines[0]
         admin_url = os.environ.get(synthetic.ENV_URL) if name == "postgresql" else None
-        asyncio.run(prepare_only(Place(name, args.prepare_only, False), admin_url, args))
+        asyncio.run(prepare_only(region.Place(name, args.prepare_only, False), admin_url, args))
         return
     if "postgresql" in args.engines:
         with synthetic.pg_server(region.PG_DIR) as admin_url:
