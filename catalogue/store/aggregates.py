@@ -48,7 +48,12 @@ def _summarised_count(field: FacetField, ids: Any) -> Select[Any]:
     )
 
 
-def _count_statement(field: FacetField, ids: Any) -> Select[Any]:
+def count_statement(field: FacetField, ids: Any) -> Select[Any]:
+    """(value, count) rows of ``field`` over the DIDs that ``ids`` selects.
+
+    The DID facets' SQL and the relational search backend's, so both count collections by
+    their members' values.
+    """
     if field.value in SUMMARY_FIELDS:
         return _summarised_count(field, ids)
     column = _facet_column(field)
@@ -83,7 +88,7 @@ async def facet_counts(
     for field in fields:
         counts: Counter[Any] = Counter()
         for ids in selection:
-            for row in await session.execute(_count_statement(field, ids)):
+            for row in await session.execute(count_statement(field, ids)):
                 counts[row.value] += row.n
         ordered = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
         result[field] = ordered[:limit]

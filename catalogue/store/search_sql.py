@@ -55,7 +55,7 @@ from catalogue.search import (
     encode_after,
 )
 from catalogue.store import tables as t
-from catalogue.store.aggregates import _count_statement  # the DID facets' SQL, reused
+from catalogue.store.aggregates import count_statement
 from catalogue.store.bulk import IN_LIST_LIMIT
 from catalogue.store.queries import base_query, matches_region
 from catalogue.store.search_docs import SOURCE
@@ -355,7 +355,7 @@ async def _facets(
                 row = (await session.execute(_band_statement(ids))).mappings().one()
                 counts.update({band: int(n or 0) for band, n in row.items()})
             else:
-                for row in await session.execute(_count_statement(FacetField(facet.value), ids)):
+                for row in await session.execute(count_statement(FacetField(facet.value), ids)):
                     counts[str(row.value)] += row.n
         ordered = sorted(
             ((value, n) for value, n in counts.items() if n > 0), key=lambda i: (-i[1], i[0])
