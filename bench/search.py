@@ -60,15 +60,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import atexit
 import contextlib
 import json
 import math
 import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -83,9 +80,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 ROOT = Path(__file__).resolve().parent.parent
-SNAPSHOT_ENV = "LAKECAT_BENCH_SEARCH_CODE"
-OWNER_ENV = "LAKECAT_BENCH_SEARCH_CODE_OWNER"
-TREE_ENV = "LAKECAT_BENCH_SEARCH_TREE"
+SNAPSHOT_ENV, OWNER_ENV, TREE_ENV = synthetic.snapshot_vars("search")
 
 GOAL_DOCS_PER_S = 10_000
 PAGE = 20
@@ -108,38 +103,6 @@ BANDS = ("u", "g", "r", "i", "z", "y")
 
 
 # -- running on a copy of the code ---------------------------------------------------------
-
-
-def _reexec_on_snapshot() -> None:
-    """Run on copies of catalogue/, indexer/ and bench/'s helpers (as tap.py does)."""
-    if os.environ.get(SNAPSHOT_ENV):
-        if os.environ.get(OWNER_ENV) == str(os.getpid()):  # execve kept our pid
-            atexit.register(shutil.rmtree, os.environ[SNAPSHOT_ENV], True)
-        return
-    where = Path(tempfile.mkdtemp(prefix="lakecat-bench-search-code-", dir="/tmp"))
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for package in ("catalogue", "indexer"):
-        shutil.copytree(ROOT / package, where / package, ignore=ignore)
-    (where / "bench").mkdir()
-    for helper in ("synthetic.py", "region.py", "tap.py", "search.py"):
-        shutil.copy2(ROOT / "bench" / helper, where / "bench" / helper)
-    fingerprint = synthetic.code_fingerprint(where / "catalogue")
-    print(
-        f"code: catalogue/ and indexer/ copied at {time.strftime('%H:%M:%S')}, "
-        f"catalogue fingerprint {fingerprint}",
-        flush=True,
-    )
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(where),
-        SNAPSHOT_ENV: str(where),
-        OWNER_ENV: str(os.getpid()),
-        TREE_ENV: str(ROOT),
-        "LAKECAT_BENCH_SNAPSHOT": fingerprint,
-    }
-    sys.stdout.flush()
-    script = str(where / "bench" / "search.py")
-    os.execve(sys.executable, [sys.executable, script, *sys.argv[1:]], env)
 
 
 # -- the catalogue -------------------------------------------------------------------------
@@ -980,7 +943,9 @@ async def run(args: argparse.Namespace, admin_url: str | None) -> None:
 
 
 def main() -> None:
-    _reexec_on_snapshot()
+    synthetic.reexec_on_snapshot(
+        "search", ("catalogue", "indexer"), ("synthetic.py", "region.py", "tap.py")
+    )
     synthetic.PG_CLUSTER = Path(os.environ.get(TREE_ENV, str(ROOT))) / "scripts" / "pg-cluster"
     import catalogue  # noqa: PLC0415
     import indexer  # noqa: PLC0415

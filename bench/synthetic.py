@@ -8,6 +8,7 @@ metadata{...}, replicas[{rse, path|url}], dataset).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import math
@@ -15,8 +16,10 @@ import os
 import random
 import shutil
 import subprocess
+import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -280,6 +283,51 @@ def snapshot_code(destination: Path) -> str:
         ROOT / "catalogue", target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
     )
     return code_fingerprint(target)
+
+
+def snapshot_vars(name: str) -> tuple[str, str, str]:
+    """The environment variables of a benchmark's code snapshot: where the copy is, which
+    process owns (and removes) it, and the work tree it was taken from."""
+    prefix = f"LAKECAT_BENCH_{name.upper()}"
+    return f"{prefix}_CODE", f"{prefix}_CODE_OWNER", f"{prefix}_TREE"
+
+
+def reexec_on_snapshot(name: str, packages: Sequence[str], helpers: Sequence[str]) -> None:
+    """Run bench/``name``.py again on copies of ``packages`` and bench/'s ``helpers``, so
+    edits made to the tree during a long run don't mix in; returns at once on the copy.
+
+    The copy's catalogue fingerprint goes in ``LAKECAT_BENCH_SNAPSHOT`` (what region.py's
+    build records); the copy is removed when the process that made it exits.
+    """
+    snapshot_env, owner_env, tree_env = snapshot_vars(name)
+    if os.environ.get(snapshot_env):
+        if os.environ.get(owner_env) == str(os.getpid()):  # execve kept our pid
+            atexit.register(shutil.rmtree, os.environ[snapshot_env], True)
+        return
+    where = Path(tempfile.mkdtemp(prefix=f"lakecat-bench-{name}-code-", dir="/tmp"))
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for package in packages:
+        shutil.copytree(ROOT / package, where / package, ignore=ignore)
+    (where / "bench").mkdir()
+    for helper in (*helpers, f"{name}.py"):
+        shutil.copy2(ROOT / "bench" / helper, where / "bench" / helper)
+    fingerprint = code_fingerprint(where / "catalogue")
+    copied = ", ".join(f"{p}/" for p in packages)
+    print(
+        f"code: {copied} copied at {time.strftime('%H:%M:%S')}, catalogue fingerprint "
+        f"{fingerprint}",
+        flush=True,
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(where),
+        snapshot_env: str(where),
+        owner_env: str(os.getpid()),
+        tree_env: str(ROOT),
+        "LAKECAT_BENCH_SNAPSHOT": fingerprint,
+    }
+    script = str(where / "bench" / f"{name}.py")
+    os.execve(sys.executable, [sys.executable, script, *sys.argv[1:]], env)
 
 
 # -- small numbers -------------------------------------------------------------------------

@@ -53,29 +53,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import atexit
 import cProfile
 import io
 import logging
 import os
 import pstats
 import random
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import region  # bench/ (of the copy, once re-executed) is sys.path[0]
+import synthetic
+
 ROOT = Path(__file__).resolve().parent.parent
-SNAPSHOT_ENV = "LAKECAT_BENCH_TAP_CODE"
-OWNER_ENV = "LAKECAT_BENCH_TAP_CODE_OWNER"
-TREE_ENV = "LAKECAT_BENCH_TAP_TREE"  # the work tree the snapshot was taken from
+SNAPSHOT_ENV, OWNER_ENV, TREE_ENV = synthetic.snapshot_vars("tap")
 
 SMALL_RADIUS = 0.5
 WIDE_RADIUS = 10.0
@@ -88,32 +85,6 @@ SIDES = ("http", "runner", "sql", "hand")
 BINARY2, TABLEDATA = "votable/b2", "votable/td"  # RESPONSEFORMAT aliases of formats.FORMATS
 
 # -- running on a copy of the code ---------------------------------------------------------
-
-
-def _reexec_on_snapshot() -> None:
-    """Run on copies of catalogue/, schema/, bridges/ and bench/'s helpers (region.py and
-    graphql.py do the same), so edits made to the tree during the run don't mix in."""
-    if os.environ.get(SNAPSHOT_ENV):
-        if os.environ.get(OWNER_ENV) == str(os.getpid()):  # execve kept our pid
-            atexit.register(shutil.rmtree, os.environ[SNAPSHOT_ENV], True)
-        return
-    where = Path(tempfile.mkdtemp(prefix="lakecat-bench-tap-code-", dir="/tmp"))
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for package in ("catalogue", "schema", "bridges"):
-        shutil.copytree(ROOT / package, where / package, ignore=ignore)
-    (where / "bench").mkdir()
-    for helper in ("synthetic.py", "region.py", "tap.py"):
-        shutil.copy2(ROOT / "bench" / helper, where / "bench" / helper)
-    print(f"code: catalogue/, schema/, bridges/ copied at {time.strftime('%H:%M:%S')}", flush=True)
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(where),
-        SNAPSHOT_ENV: str(where),
-        OWNER_ENV: str(os.getpid()),
-        TREE_ENV: str(ROOT),
-    }
-    sys.stdout.flush()
-    os.execve(sys.executable, [sys.executable, str(where / "bench" / "tap.py"), *sys.argv[1:]], env)
 
 
 # -- the catalogue -------------------------------------------------------------------------
@@ -742,12 +713,9 @@ async def run(args: argparse.Namespace, admin_url: str | None) -> None:
 
 
 def main() -> None:
-    _reexec_on_snapshot()
-    global synthetic, region
-    import region as region_module  # noqa: PLC0415 - bench/ of the copy is sys.path[0]
-    import synthetic as synthetic_module  # noqa: PLC0415
-
-    synthetic, region = synthetic_module, region_module
+    synthetic.reexec_on_snapshot(
+        "tap", ("catalogue", "schema", "bridges"), ("synthetic.py", "region.py")
+    )
     tree = Path(os.environ.get(TREE_ENV, str(ROOT)))
     synthetic.PG_CLUSTER = tree / "scripts" / "pg-cluster"  # not in the copy of the code
     snapshot = os.environ[SNAPSHOT_ENV]
@@ -759,9 +727,6 @@ def main() -> None:
             raise SystemExit(
                 f"not running on the snapshot: {package.__name__} is {package.__file__}"
             )
-    os.environ.setdefault(
-        "LAKECAT_BENCH_SNAPSHOT", synthetic.code_fingerprint(Path(snapshot) / "catalogue")
-    )
 
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--files", type=int, default=1_000_000)
@@ -816,9 +781,6 @@ def main() -> None:
     else:
         asyncio.run(run(args, None))
 
-
-synthetic: ModuleType
-region: ModuleType
 
 if __name__ == "__main__":
     sys.exit(main())
