@@ -31,7 +31,7 @@ from catalogue.models import (
     check_scope,
 )
 from catalogue.obscore import FIELDS_BY_NAME, parse_characterisation, parse_timestamp
-from catalogue.region import Polygon, parse_stcs
+from catalogue.region import Polygon, Region, parse_stcs
 from catalogue.store.files import PreparedFile
 
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
@@ -232,21 +232,25 @@ def _complete(characterisation: dict[str, Any], spec: FileSpec, region: Any) -> 
     return values
 
 
-def prepare(candidates: Sequence[Candidate], order: int) -> list[PreparedFile | Rejected]:
-    """Validate regions and compute each file's MOC at ``order``, polygons in one mocpy call."""
-    regions: list[Any] = []
-    out: list[PreparedFile | Rejected] = []
-    for candidate in candidates:
-        text = candidate.spec.characterisation.get("s_region")
+def footprints(
+    texts: Sequence[str | None], order: int
+) -> list[tuple[Region | None, Coverage | None] | InvalidInputError]:
+    """Each ``s_region`` parsed, with its MOC at ``order``; polygons in one mocpy call.
+
+    An unreadable region, or one that covers no sky, is its error instead.
+    """
+    regions: list[Region | InvalidInputError | None] = []
+    for text in texts:
         try:
             regions.append(parse_stcs(text) if text else None)
         except InvalidInputError as exc:
             regions.append(exc)
     polygons = [r for r in regions if isinstance(r, Polygon)]
     polygon_mocs = iter(from_polygons(polygons, order))
-    for candidate, region in zip(candidates, regions, strict=True):
+    out: list[tuple[Region | None, Coverage | None] | InvalidInputError] = []
+    for region in regions:
         if isinstance(region, InvalidInputError):
-            out.append(Rejected(candidate.where, f"s_region: {region}"))
+            out.append(region)
             continue
         coverage: Coverage | None = None
         if isinstance(region, Polygon):
@@ -254,8 +258,21 @@ def prepare(candidates: Sequence[Candidate], order: int) -> list[PreparedFile | 
         elif region is not None:
             coverage = Coverage.from_region(region, order)
         if coverage is not None and coverage.is_empty:
-            out.append(Rejected(candidate.where, "s_region covers no sky"))
+            out.append(InvalidInputError("covers no sky"))
+        else:
+            out.append((region, coverage))
+    return out
+
+
+def prepare(candidates: Sequence[Candidate], order: int) -> list[PreparedFile | Rejected]:
+    """Validate regions and compute each file's MOC at ``order``."""
+    texts = [c.spec.characterisation.get("s_region") for c in candidates]
+    out: list[PreparedFile | Rejected] = []
+    for candidate, found in zip(candidates, footprints(texts, order), strict=True):
+        if isinstance(found, InvalidInputError):
+            out.append(Rejected(candidate.where, f"s_region: {found}"))
             continue
+        region, coverage = found
         characterisation = _complete(dict(candidate.spec.characterisation), candidate.spec, region)
         out.append(PreparedFile(candidate.spec, characterisation, coverage))
     return out

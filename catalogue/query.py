@@ -72,6 +72,7 @@ class DIDQuery:
     """
 
     scopes: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # "lake" and/or harvest source names (catalogue/harvest.py)
     types: tuple[DIDType, ...] = ()
     name: str | None = None
     parent: DIDKey | None = None
@@ -100,6 +101,7 @@ class DIDQuery:
         parts = [
             str(self.parent),
             list(self.scopes),
+            list(self.sources),
             [t.value for t in self.types],
             self.name,
             repr(self.filter),

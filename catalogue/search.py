@@ -116,6 +116,7 @@ class SearchQuery:
     text: TextQuery = field(default_factory=TextQuery)
     filter: Filter | None = None
     scopes: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # "lake" and/or harvest source names
     types: tuple[DIDType, ...] = ()
     region: RegionFilter | None = None
     time: tuple[float | None, float | None] | None = None
@@ -146,6 +147,7 @@ class SearchQuery:
             repr(self.text),
             repr(self.filter),
             list(self.scopes),
+            list(self.sources),
             [t.value for t in self.types],
             region,
             self.time,

@@ -10,9 +10,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from catalogue import harvesting
 from catalogue.bulk_reads import BulkReads
 from catalogue.coverage import Coverage, check_order
 from catalogue.errors import InvalidInputError
+from catalogue.harvest import HarvestInfo, HarvestRun, SourceSpec
+from catalogue.harvesting import Harvest
 from catalogue.ingest import Candidate, Rejected
 from catalogue.models import (
     DID,
@@ -33,6 +36,7 @@ from catalogue.models import (
 from catalogue.query import DIDQuery, FacetField, RegionFilter, SortKey
 from catalogue.registration import Registration
 from catalogue.store import aggregates, dids, queries, rses, search_docs
+from catalogue.store import harvest as harvest_store
 
 Progress = Callable[[int], None]
 
@@ -307,3 +311,33 @@ class Catalogue:
                 await transaction.commit()
         _audit(caller, f"registered files ({summary})", "-")
         return summary
+
+    # -- harvesting the VO -------------------------------------------------------------------
+
+    async def start_harvest(
+        self, spec: SourceSpec, *, caller: Caller = LOCAL_OPERATOR, resume: bool = True
+    ) -> Harvest:
+        """A harvest run of the source: its failed last run continued, or a new one."""
+        return await harvesting.start(
+            self._sessions,
+            spec,
+            caller=caller,
+            moc_order=self.moc_order,
+            index_cells=self._index_cells,
+            resume=resume,
+        )
+
+    async def harvest_runs(self, source: str | None = None, limit: int = 20) -> list[HarvestRun]:
+        """Recorded harvest runs, newest first, of one source or of all."""
+        async with self._sessions() as session:
+            return await harvest_store.list_runs(session, source=source, limit=limit)
+
+    async def harvest_sources(self) -> list[tuple[SourceSpec, int]]:
+        """Every harvest source with its number of live (not withdrawn) records."""
+        async with self._sessions() as session:
+            return await harvest_store.list_sources(session)
+
+    async def harvest_info(self, did_ids: Sequence[int]) -> dict[int, HarvestInfo]:
+        """Where each harvested DID among the ids came from (lake DIDs are absent)."""
+        async with self._sessions() as session:
+            return await harvest_store.harvest_info(session, did_ids)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from catalogue.coverage import Coverage
-from catalogue.search import SearchQuery, SearchSort, TextQuery
+from catalogue.search import SearchFacet, SearchQuery, SearchSort, TextQuery
 from indexer.filter_es import Query, all_of, any_of, exists, filter_query
 
 #: A region query is coarsened until its MOC has at most this many ranges (bool clauses).
@@ -70,6 +70,8 @@ def filters(query: SearchQuery) -> list[Query]:
     parts: list[Query] = []
     if query.scopes:
         parts.append({"terms": {"scope": list(query.scopes)}})
+    if query.sources:
+        parts.append({"terms": {f"f.{SearchFacet.SOURCE.value}": list(query.sources)}})
     if query.types:
         parts.append({"terms": {"did_type": [t.value for t in query.types]}})
     if query.filter is not None:

@@ -34,8 +34,11 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import Label
 
+from catalogue.harvest import LAKE_SOURCE
 from catalogue.obscore import OBSCORE_FIELDS, FieldKind, ObsCoreField
 from catalogue.store import tables as t
+from catalogue.store.harvest import source_clause
+from catalogue.store.tables import discoverable
 
 OBSCORE_UTYPE = "ivo://ivoa.net/std/ObsCore#core-1.1"
 DATALINK_MIME = "application/x-votable+xml;content=datalink"
@@ -251,6 +254,11 @@ def _url_component(column: Any) -> ColumnElement[str]:
     return value  # type: ignore[no-any-return]
 
 
+def _published() -> tuple[ColumnElement[bool], ...]:
+    """The lake's own live DIDs: harvested records are others' to publish (docs/harvest.md)."""
+    return (discoverable(), source_clause((LAKE_SOURCE,)))
+
+
 def _obscore_relation(context: RelationContext) -> Select[Any]:
     c, d = t.characterisation.c, t.did.c
     replicas = (
@@ -290,7 +298,7 @@ def _obscore_relation(context: RelationContext) -> Select[Any]:
     return (
         select(*columns)
         .select_from(t.characterisation.join(t.did, d.id == c.did_id))
-        .where(d.deleted_at.is_(None))
+        .where(*_published())
     )
 
 
@@ -360,7 +368,7 @@ def _did_relation(did_type: str, extra: Sequence[str]) -> Callable[[RelationCont
                 columns.append(case((d.is_open, 1), else_=0).label("is_open"))
             else:
                 columns.append(d[name].label(name))
-        return select(*columns).where(d.did_type == did_type, d.deleted_at.is_(None))
+        return select(*columns).where(d.did_type == did_type, *_published())
 
     return relation
 

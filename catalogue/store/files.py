@@ -7,7 +7,7 @@ coverage, index cells, replicas and metadata with executemany. The caller owns t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -18,7 +18,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalogue.coverage import Coverage, point_cells
-from catalogue.models import DIDKey, DIDType, FileSpec, ReplicaSpec
+from catalogue.models import DIDKey, DIDType, FileSpec, MetaValue, ReplicaSpec
 from catalogue.store import tables as t
 from catalogue.store.bulk import IN_LIST_LIMIT, insert_rows, insert_with_ids
 from catalogue.store.rows import meta_rows
@@ -123,13 +123,13 @@ def _replica_rows(
     ]
 
 
-def _coverage_row(did_id: int, item: PreparedFile) -> dict[str, Any] | None:
-    char, cov = item.characterisation, item.coverage
+def _coverage_row(details: Details) -> dict[str, Any] | None:
+    char, cov = details.characterisation, details.coverage
     extent = {k: char.get(k) for k in ("t_min", "t_max", "em_min", "em_max")}
     if cov is None and all(v is None for v in extent.values()):
         return None
     return {
-        "did_id": did_id,
+        "did_id": details.did_id,
         "moc": cov.to_bytes() if cov is not None else None,
         "moc_order": cov.order if cov is not None else None,
         "sky_fraction": cov.sky_fraction if cov is not None else None,
@@ -194,9 +194,8 @@ async def add_files(
     if write and fresh:
         await ensure_scopes(session, {batch[i].spec.key.scope for i in fresh}, now)
         new_ids = await _insert_dids(session, [batch[i] for i in fresh], now)
-        await _insert_details(
-            session, [(d, batch[i]) for d, i in zip(new_ids, fresh, strict=True)], index_cells
-        )
+        details = [file_details(d, batch[i]) for d, i in zip(new_ids, fresh, strict=True)]
+        await insert_details(session, details, index_cells)
         for did_id, index in zip(new_ids, fresh, strict=True):
             outcomes[index] = FileOutcome(Outcome.REGISTERED, did_id)
     ids = {batch[i].spec.key: o.did_id for i, o in enumerate(outcomes) if o and o.did_id}
@@ -271,26 +270,39 @@ def _add_point_cells(rows: list[dict[str, Any]]) -> None:
         row["s_hpx"] = cell
 
 
-async def _insert_details(
-    session: AsyncSession, pairs: list[tuple[int, PreparedFile]], index_cells: int
-) -> None:
+@dataclass(frozen=True, slots=True)
+class Details:
+    """What a DID carries beside its ``did`` row: written by :func:`insert_details`."""
+
+    did_id: int
+    characterisation: Mapping[str, Any]
+    coverage: Coverage | None
+    metadata: Mapping[str, MetaValue]
+    cells: np.ndarray | None = None  # the coverage's index cells, when already computed
+
+
+def file_details(did_id: int, item: PreparedFile) -> Details:
+    """The details of a prepared file."""
+    return Details(did_id, item.characterisation, item.coverage, item.spec.metadata, item.cells)
+
+
+async def insert_details(session: AsyncSession, batch: Sequence[Details], index_cells: int) -> None:
+    """Characterisation, coverage, index cells and metadata of new DIDs, with executemany."""
     empty = {f.name: None for f in t.characterisation.c if f.name != "did_id"}
     char_rows = [
-        {**empty, "did_id": did_id, **item.characterisation}
-        for did_id, item in pairs
-        if item.characterisation
+        {**empty, "did_id": d.did_id, **d.characterisation} for d in batch if d.characterisation
     ]
     _add_point_cells(char_rows)
-    coverage_rows = [row for did_id, item in pairs if (row := _coverage_row(did_id, item))]
+    coverage_rows = [row for d in batch if (row := _coverage_row(d))]
     cell_rows = [
-        {"did_id": did_id, "lo": int(lo), "hi": int(hi)}
-        for did_id, item in pairs
-        if item.coverage is not None
+        {"did_id": d.did_id, "lo": int(lo), "hi": int(hi)}
+        for d in batch
+        if d.coverage is not None
         for lo, hi in (
-            item.cells if item.cells is not None else item.coverage.index_cells(index_cells)
+            d.cells if d.cells is not None else d.coverage.index_cells(index_cells)
         ).tolist()
     ]
-    meta = [row for did_id, item in pairs for row in meta_rows(did_id, item.spec.metadata)]
+    meta = [row for d in batch for row in meta_rows(d.did_id, d.metadata)]
     for table, rows in (
         (t.characterisation, char_rows),
         (t.coverage, coverage_rows),

@@ -15,8 +15,10 @@ from catalogue.query import DIDQuery, RegionFilter, SortKey, decode_cursor, enco
 from catalogue.region import parse_stcs
 from catalogue.store import tables as t
 from catalogue.store.filter_sql import escape_like, filter_clause
+from catalogue.store.harvest import source_clause
 from catalogue.store.region_index import candidate_ids
 from catalogue.store.rows import did_from_row
+from catalogue.store.tables import discoverable
 
 _BEYOND = 1e300  # stands for a missing time or size, so such DIDs sort last either way
 
@@ -43,9 +45,11 @@ def _range_overlap(
 
 
 def _where(query: DIDQuery) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = [t.did.c.deleted_at.is_(None)]
+    where: list[ColumnElement[bool]] = [discoverable()]
     if query.scopes:
         where.append(t.did.c.scope.in_(query.scopes))
+    if query.sources:
+        where.append(source_clause(query.sources))
     if query.types:
         where.append(t.did.c.did_type.in_([d.value for d in query.types]))
     if query.name:

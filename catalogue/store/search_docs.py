@@ -21,14 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalogue.bands import BAND_RANGES
 from catalogue.coverage import Coverage
+from catalogue.harvest import LAKE_SOURCE
 from catalogue.models import DIDType, MetaValue
 from catalogue.search import SearchFacet, tokens
 from catalogue.store import batch
 from catalogue.store import tables as t
 from catalogue.store.bulk import IN_LIST_LIMIT, insert_rows
+from catalogue.store.harvest import source_names
 
 _T = TypeVar("_T")
-SOURCE = "lake"  # the SOURCE facet of the lake's own records
 TEXT_FIELDS = (
     "obs_title",
     "target_name",
@@ -305,19 +306,24 @@ async def outbox_lag(session: AsyncSession) -> tuple[int, datetime | None]:
     return int(waiting or 0), oldest
 
 
+def _searchable(row: RowMapping) -> bool:
+    """Deleted and withdrawn DIDs leave the index (a withdrawn one may come back)."""
+    return row["deleted_at"] is None and row["withdrawn_at"] is None
+
+
 async def build_documents(session: AsyncSession, did_ids: Sequence[int]) -> list[SearchDocument]:
     """The search documents of the ids, in id order; ids never stored are left out."""
     documents: list[SearchDocument] = []
     for chunk in _chunks(did_ids):
         rows = (await session.execute(select(t.did).where(t.did.c.id.in_(chunk)))).mappings()
         by_id = {r["id"]: r for r in rows}
-        live = [i for i in chunk if i in by_id and by_id[i]["deleted_at"] is None]
+        live = [i for i in chunk if i in by_id and _searchable(by_id[i])]
         parts = await _DocumentParts.read(session, live)
         for did_id in chunk:
             if did_id not in by_id:
                 continue
             row = by_id[did_id]
-            if row["deleted_at"] is not None:
+            if not _searchable(row):
                 documents.append(
                     SearchDocument(
                         did_id, row["scope"], row["name"], DIDType(row["did_type"]), deleted=True
@@ -326,6 +332,13 @@ async def build_documents(session: AsyncSession, did_ids: Sequence[int]) -> list
             else:
                 documents.append(parts.document(row))
     return documents
+
+
+async def _scopes(session: AsyncSession, ids: list[int]) -> list[str]:
+    if not ids:
+        return []
+    found = await session.scalars(select(t.did.c.scope).where(t.did.c.id.in_(ids)).distinct())
+    return sorted(found.all())
 
 
 @dataclass(slots=True)
@@ -339,6 +352,7 @@ class _DocumentParts:
     extents: dict[int, Any]
     summaries: dict[int, dict[str, list[str]]]
     parents: dict[int, list[str]]
+    sources: dict[str, str]  # scope -> "lake" or its harvest source
 
     @classmethod
     async def read(cls, session: AsyncSession, ids: list[int]) -> _DocumentParts:
@@ -366,6 +380,7 @@ class _DocumentParts:
             extents=await batch.extents_of(session, ids),
             summaries=summaries,
             parents=parents,
+            sources=await source_names(session, await _scopes(session, ids)),
         )
 
     def document(self, row: RowMapping) -> SearchDocument:
@@ -410,6 +425,6 @@ class _DocumentParts:
         )
         facets[SearchFacet.RSE] = rses
         facets[SearchFacet.SCOPE] = [row["scope"]]
-        facets[SearchFacet.SOURCE] = [SOURCE]
+        facets[SearchFacet.SOURCE] = [self.sources.get(row["scope"], LAKE_SOURCE)]
         facets[SearchFacet.TYPE] = [row["did_type"]]
         return facets

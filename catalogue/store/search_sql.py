@@ -57,8 +57,8 @@ from catalogue.search import (
 from catalogue.store import tables as t
 from catalogue.store.aggregates import count_statement
 from catalogue.store.bulk import IN_LIST_LIMIT
+from catalogue.store.harvest import source_names
 from catalogue.store.queries import base_query, matches_region
-from catalogue.store.search_docs import SOURCE
 
 _BEYOND = 1e300  # a missing time or size: such DIDs sort last either way
 _SIMPLE: ColumnClause[Any] = literal_column("'simple'::regconfig")
@@ -162,6 +162,7 @@ class _Plan:
         query = self.query
         did_query = DIDQuery(
             scopes=query.scopes,
+            sources=query.sources,
             types=query.types,
             filter=query.filter,
             region=query.region,
@@ -350,7 +351,12 @@ async def _facets(
         counts: Counter[str] = Counter()
         for ids in selection:
             if facet is SearchFacet.SOURCE:
-                counts[SOURCE] += await _count(session, ids)
+                scopes = Counter[str]()
+                for row in await session.execute(count_statement(FacetField.SCOPE, ids)):
+                    scopes[str(row.value)] += row.n
+                names = await source_names(session, sorted(scopes))
+                for scope, n in scopes.items():
+                    counts[names[scope]] += n
             elif facet is SearchFacet.BAND:
                 row = (await session.execute(_band_statement(ids))).mappings().one()
                 counts.update({band: int(n or 0) for band, n in row.items()})

@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ColumnElement,
     DateTime,
     Float,
     ForeignKey,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -102,6 +104,9 @@ did = Table(
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
     Column("deleted_at", Timestamp),  # a tombstone: the name is never reused
+    # A harvested record its source no longer has: kept and shown by name, left out of
+    # searches (catalogue/harvest.py).
+    Column("withdrawn_at", Timestamp),
     UniqueConstraint("scope", "name"),
     Index(None, "created_at"),
     Index(None, "did_type", "name"),
@@ -198,6 +203,15 @@ coverage = Table(
     Index(None, "em_min"),
 )
 
+
+def discoverable() -> ColumnElement[bool]:
+    """What searches may return: DIDs neither deleted nor withdrawn by their harvest source.
+
+    A withdrawn DID is still found by its name (``did(scope, name)``), never by a search.
+    """
+    return and_(did.c.deleted_at.is_(None), did.c.withdrawn_at.is_(None))
+
+
 # The spatial index: each DID's MOC as at most a few dozen aligned HEALPix cells, written as
 # depth-29 ranges [lo, hi). A B-tree on lo answers "which cells start inside the query ranges"
 # and "which cells contain a query range's start" (coverage_query.py).
@@ -269,6 +283,57 @@ uws_upload = Table(
     Column("name", String(64), nullable=False),
     Column("content", LargeBinary, nullable=False),
     PrimaryKeyConstraint("job_id", "name"),
+)
+
+
+# Harvesting the VO (catalogue/harvest.py, docs/harvest.md). A source's name is also the
+# scope its records live in; ``parameters`` (JSON) fix what the name means.
+harvest_source = Table(
+    "harvest_source",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), ForeignKey("scope.name"), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("parameters", Text, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+harvest_run = Table(
+    "harvest_run",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source_id", Integer, ForeignKey("harvest_source.id"), nullable=False),
+    Column("caller", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", Timestamp, nullable=False),
+    Column("ended_at", Timestamp),
+    Column("added", Integer, nullable=False),
+    Column("updated", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Column("withdrawn", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("problems", Text, nullable=False),  # JSON [[where, reason], ...], the first 1,000
+    Column("error", Text),
+    Column("resume_after", Text),
+    Index(None, "source_id", "started_at"),
+)
+
+# One row per harvested DID: its remote identity, the digest re-harvests compare, and the
+# last run that saw it (a complete run withdraws the source's records it did not see).
+harvest_record = Table(
+    "harvest_record",
+    metadata,
+    Column("did_id", Id, ForeignKey("did.id"), primary_key=True),
+    Column("source_id", Integer, ForeignKey("harvest_source.id"), nullable=False),
+    Column("remote_id", Text, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("first_run_id", Integer, ForeignKey("harvest_run.id"), nullable=False),
+    Column("last_run_id", Integer, ForeignKey("harvest_run.id"), nullable=False),
+    Column("first_harvested", Timestamp, nullable=False),
+    Column("last_harvested", Timestamp, nullable=False),
+    UniqueConstraint("source_id", "remote_id"),
+    Index(None, "source_id", "last_run_id"),
 )
 
 
