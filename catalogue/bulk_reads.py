@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalogue.coverage import Coverage
+from catalogue.harvest import HarvestInfo
 from catalogue.models import DID, DIDKey, Extent, MetaValue, Replica
-from catalogue.store import batch
+from catalogue.store import batch, harvest
 
 
 class BulkReads:
@@ -37,6 +38,11 @@ class BulkReads:
         """Direct parents of each DID."""
         async with self._sessions() as session:
             return await batch.parents_of(session, ids)
+
+    async def harvest(self, ids: Sequence[int]) -> dict[int, HarvestInfo]:
+        """Where each harvested DID came from (lake DIDs are absent)."""
+        async with self._sessions() as session:
+            return await harvest.harvest_info(session, ids)
 
     async def metadata(self, ids: Sequence[int]) -> dict[int, dict[str, MetaValue]]:
         """Metadata of each DID."""

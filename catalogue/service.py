@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalogue import harvesting
 from catalogue.bulk_reads import BulkReads
+from catalogue.config import Settings
 from catalogue.coverage import Coverage, check_order
 from catalogue.errors import InvalidInputError
 from catalogue.harvest import HarvestInfo, HarvestRun, SourceSpec
@@ -37,6 +39,7 @@ from catalogue.query import DIDQuery, FacetField, RegionFilter, SortKey
 from catalogue.registration import Registration
 from catalogue.store import aggregates, dids, queries, rses, search_docs
 from catalogue.store import harvest as harvest_store
+from catalogue.store.engine import create_engine, create_sessions, migrate
 
 Progress = Callable[[int], None]
 
@@ -70,6 +73,19 @@ async def _mark_membership(session: AsyncSession, parent_id: int, member_ids: li
     changed = await search_docs.with_descendants(session, member_ids)
     changed |= await search_docs.with_ancestors(session, [parent_id])
     await search_docs.mark_changed(session, changed)
+
+
+@asynccontextmanager
+async def open_catalogue(settings: Settings) -> AsyncIterator[Catalogue]:
+    """The configured store, migrated, as a catalogue, for one command's unit of work."""
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await migrate(engine)
+        yield Catalogue(
+            create_sessions(engine), moc_order=settings.moc_order, index_cells=settings.index_cells
+        )
+    finally:
+        await engine.dispose()
 
 
 class Catalogue:

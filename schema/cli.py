@@ -4,79 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
 
 from catalogue.config import Settings
 from catalogue.coverage import Coverage, MocFormat
-from catalogue.errors import CatalogueError, InvalidInputError
+from catalogue.errors import InvalidInputError
 from catalogue.filters import parse_rucio_filter
 from catalogue.ingest import manifest_format, read_fits, read_manifest
 from catalogue.models import RSE, DIDDetail, DIDKey, DIDType, RunSummary
 from catalogue.query import DIDQuery, RegionFilter
 from catalogue.region import Circle
 from catalogue.service import Catalogue
-from catalogue.store.engine import create_engine, create_sessions, migrate
+from catalogue.store.engine import create_engine, migrate
 from indexer.cli import index
-
-T = TypeVar("T")
-err = Console(stderr=True, soft_wrap=True, highlight=False)
-out = Console(soft_wrap=True, highlight=False, markup=False)
-
-
-def _run(settings: Settings, work: Callable[[Catalogue], Awaitable[T]]) -> T:
-    """Run one unit of work against the configured store; catalogue errors exit cleanly."""
-
-    async def main() -> T:
-        engine = create_engine(settings.resolved_database_url)
-        try:
-            await migrate(engine)
-            catalogue = Catalogue(
-                create_sessions(engine),
-                moc_order=settings.moc_order,
-                index_cells=settings.index_cells,
-            )
-            return await work(catalogue)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    except InvalidInputError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}")
-        sys.exit(2)
-    except CatalogueError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}")
-        sys.exit(1)
-
-
-@contextmanager
-def _progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.speed:>8.0f}/s" if total else ""),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err, transient=False, disable=not err.is_terminal) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
+from schema.cli_support import err, out, progress_bar, run_work
+from schema.harvest_cli import harvest
 
 
 def _report(summary: RunSummary, *, all_or_nothing: bool) -> None:
@@ -106,6 +53,7 @@ def main(ctx: click.Context) -> None:
 
 pass_settings = click.make_pass_decorator(Settings)
 main.add_command(index)
+main.add_command(harvest)
 
 
 @main.command()
@@ -169,11 +117,11 @@ def demo(settings: Settings, host: str, port: int, no_serve: bool) -> None:
             out.print(f"reusing the demo lake in {settings.resolved_database_url}")
             return
         out.print("building the demo lake (first run only)…")
-        with _progress("demo records", None) as advance:
+        with progress_bar("demo records", None) as advance:
             summary = await build_demo_lake(catalogue, progress=advance)
         out.print(f"demo lake: {summary}")
 
-    _run(settings, build)
+    run_work(settings, build)
     if no_serve:
         return
     base = f"http://{host}:{port}"
@@ -205,7 +153,7 @@ def rse_add(
 ) -> None:
     """Register an RSE: NAME and BASE_URL (scheme://host:port/prefix)."""
     value = RSE(name, base_url, qos, not non_deterministic, read_only)
-    _run(settings, lambda c: c.add_rse(value))
+    run_work(settings, lambda c: c.add_rse(value))
     out.print(f"RSE {name} added: {base_url}")
 
 
@@ -213,7 +161,7 @@ def rse_add(
 @pass_settings
 def rse_list(settings: Settings) -> None:
     """List RSEs."""
-    for item in _run(settings, lambda c: c.list_rses()):
+    for item in run_work(settings, lambda c: c.list_rses()):
         flags = ("" if item.deterministic else " non-deterministic") + (
             " read-only" if item.read_only else ""
         )
@@ -252,14 +200,14 @@ def ingest_fits(
 
     async def work(catalogue: Catalogue) -> RunSummary:
         await catalogue.require_rse(rse_name)
-        with _progress("FITS files", total) as advance:
+        with progress_bar("FITS files", total) as advance:
             return await catalogue.register_files(
                 read_fits(list(paths), scope, rse_name, dataset, root),
                 all_or_nothing=False,
                 progress=advance,
             )
 
-    summary = _run(settings, work)
+    summary = run_work(settings, work)
     _report(summary, all_or_nothing=False)
     sys.exit(1 if summary.failed else 0)
 
@@ -286,7 +234,7 @@ def ingest_manifest(
     async def work(catalogue: Catalogue) -> RunSummary:
         with (
             file.open(encoding="utf-8", newline="") as stream,
-            _progress("manifest records", lines) as advance,
+            progress_bar("manifest records", lines) as advance,
         ):
             return await catalogue.register_files(
                 read_manifest(stream, manifest_format(file, fmt), scope, dataset),
@@ -294,7 +242,7 @@ def ingest_manifest(
                 progress=advance,
             )
 
-    summary = _run(settings, work)
+    summary = run_work(settings, work)
     _report(summary, all_or_nothing=True)
     sys.exit(2 if summary.failed else 0)
 
@@ -345,7 +293,7 @@ def ls(
         )
         return catalogue.search(query)
 
-    page = _run(settings, build)
+    page = run_work(settings, build)
     for did in page.items:
         size = f"{did.bytes:>14,}" if did.bytes is not None else " " * 14
         out.print(f"{did.type.value:9} {size}  {did.key}")
@@ -402,13 +350,13 @@ def _print_detail(detail: DIDDetail) -> None:
 def show(settings: Settings, did: str, moc_format: str | None) -> None:
     """Show a DID: attributes, characterisation, metadata, replicas, extent."""
     key = _key(did)
-    detail = _run(settings, lambda c: c.get_did(key))
+    detail = run_work(settings, lambda c: c.get_did(key))
     if detail is None:
         err.print(f"[red]error:[/red] DID {key} does not exist")
         sys.exit(1)
     _print_detail(detail)
     if moc_format:
-        moc = _run(settings, lambda c: c.get_coverage(key))
+        moc = run_work(settings, lambda c: c.get_coverage(key))
         out.print(moc.to_string(MocFormat(moc_format)) if moc else "(no coverage)")
 
 
@@ -424,7 +372,7 @@ def did() -> None:
 def did_add(settings: Settings, did_text: str, did_type: str) -> None:
     """Create an open dataset or container."""
     key = _key(did_text)
-    _run(settings, lambda c: c.add_collection(key, DIDType(did_type)))
+    run_work(settings, lambda c: c.add_collection(key, DIDType(did_type)))
     out.print(f"{did_type} {key} ready")
 
 
@@ -434,7 +382,7 @@ def did_add(settings: Settings, did_text: str, did_type: str) -> None:
 @pass_settings
 def did_attach(settings: Settings, parent: str, children: tuple[str, ...]) -> None:
     """Attach CHILDREN to the collection PARENT."""
-    added = _run(settings, lambda c: c.attach(_key(parent), [_key(x) for x in children]))
+    added = run_work(settings, lambda c: c.attach(_key(parent), [_key(x) for x in children]))
     out.print(f"attached {added} to {parent}")
 
 
@@ -444,7 +392,7 @@ def did_attach(settings: Settings, parent: str, children: tuple[str, ...]) -> No
 @pass_settings
 def did_detach(settings: Settings, parent: str, children: tuple[str, ...]) -> None:
     """Detach CHILDREN from the collection PARENT."""
-    removed = _run(settings, lambda c: c.detach(_key(parent), [_key(x) for x in children]))
+    removed = run_work(settings, lambda c: c.detach(_key(parent), [_key(x) for x in children]))
     out.print(f"detached {removed} from {parent}")
 
 
@@ -454,7 +402,7 @@ def did_detach(settings: Settings, parent: str, children: tuple[str, ...]) -> No
 def did_close(settings: Settings, did_text: str) -> None:
     """Close a collection: it takes no new content."""
     key = _key(did_text)
-    _run(settings, lambda c: c.close(key))
+    run_work(settings, lambda c: c.close(key))
     out.print(f"{key} closed")
 
 
@@ -477,5 +425,5 @@ def graphql_schema(output: Path | None) -> None:
 def did_delete(settings: Settings, did_text: str) -> None:
     """Delete a file or an empty collection (its name is never reused)."""
     key = _key(did_text)
-    _run(settings, lambda c: c.delete(key))
+    run_work(settings, lambda c: c.delete(key))
     out.print(f"{key} deleted")

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from catalogue.coverage import Coverage
+from catalogue.harvest import HarvestInfo
 from catalogue.models import ANONYMOUS, DID, Caller, DIDKey, Extent, MetaValue, Page, Replica
 from catalogue.query import DIDQuery
 from catalogue.search import SearchBackend
@@ -41,6 +42,7 @@ class Loaders:
     characterisation: DataLoader[int, dict[str, Any]] = field(init=False)
     extent: DataLoader[int, tuple[Extent, Coverage | None] | None] = field(init=False)
     members: DataLoader[DIDQuery, Page[DID]] = field(init=False)
+    harvest: DataLoader[int, HarvestInfo | None] = field(init=False)
 
     def __post_init__(self) -> None:
         reads = self.catalogue.reads
@@ -50,6 +52,7 @@ class Loaders:
         self.metadata = _loader(reads.metadata, {})
         self.characterisation = _loader(reads.characterisations, {})
         self.extent = _loader(reads.extents, None)
+        self.harvest = _loader(reads.harvest, None)
         self.members = DataLoader(load_fn=self._member_pages)
 
     async def _member_pages(self, queries: list[DIDQuery]) -> list[Page[DID] | BaseException]:

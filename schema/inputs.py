@@ -118,6 +118,10 @@ class ObsCoreFilterInput:
 class DIDFilterInput:
     types: list[DIDTypeEnum] | None = None  # type: ignore[valid-type]
     scopes: list[str] | None = None
+    sources: list[str] | None = strawberry.field(
+        default=None,
+        description="'lake' for the lake's own records, or harvest source names.",
+    )
     name: str | None = strawberry.field(default=None, description="Name pattern, '*' wildcard.")
     metadata: MetadataFilterInput | None = None
     rucio_filter: str | None = strawberry.field(
@@ -258,6 +262,7 @@ def to_query(
     with at("filter"):
         query = DIDQuery(
             scopes=tuple(f.scopes or ()),
+            sources=tuple(f.sources or ()),
             types=tuple(DIDType(t) for t in (f.types or ())),
             name=f.name,
             parent=parent,

@@ -71,6 +71,7 @@ def to_search(
             text=parsed,
             filter=base.filter,
             scopes=base.scopes,
+            sources=base.sources,
             types=base.types,
             region=base.region,
             time=base.time,

@@ -12,6 +12,7 @@ from strawberry.types import Info
 from catalogue import models
 from catalogue.coverage import Coverage as CoverageValue
 from catalogue.coverage import MocFormat as CoreMocFormat
+from catalogue.harvest import LAKE_SOURCE
 from catalogue.obscore import OBSCORE_FIELDS, FieldKind
 from catalogue.query import MAX_PAGE, datetime_from_mjd
 from schema.context import Context
@@ -143,6 +144,21 @@ def _obscore_type() -> type:
 ObsCore = _obscore_type()
 
 
+@strawberry.type(description="Where a harvested record came from (catalogue/harvest.py).")
+class HarvestOrigin:
+    source: str = strawberry.field(description="The harvest source; also the record's scope.")
+    kind: str = strawberry.field(description="tap, registry or hips.")
+    url: str = strawberry.field(description="The service or list harvested.")
+    remote_id: str = strawberry.field(
+        description="The record's identifier there: obs_publisher_did, ivoid or creator_did."
+    )
+    first_harvested: datetime
+    last_harvested: datetime = strawberry.field(description="When a run last saw it there.")
+    withdrawn_at: datetime | None = strawberry.field(
+        description="When a complete run no longer found it: kept, left out of searches."
+    )
+
+
 @strawberry.interface(description="A data identifier, scope:name, unique for all time.")
 class DID:
     record: strawberry.Private[models.DID]
@@ -203,6 +219,26 @@ class DID:
         if extent is None or extent[0].em_min is None:
             return None
         return SpectralRange(min=extent[0].em_min, max=extent[0].em_max)
+
+    @strawberry.field(description="'lake' for the lake's own DIDs, else the harvest source.")
+    async def source(self, info: Info[Context, None]) -> str:
+        origin = await info.context.loaders.harvest.load(self.record.id)
+        return origin.source if origin is not None else LAKE_SOURCE
+
+    @strawberry.field(description="Where a harvested DID came from; null for the lake's own.")
+    async def harvest(self, info: Info[Context, None]) -> HarvestOrigin | None:
+        origin = await info.context.loaders.harvest.load(self.record.id)
+        if origin is None:
+            return None
+        return HarvestOrigin(
+            source=origin.source,
+            kind=origin.kind.value,
+            url=origin.url,
+            remote_id=origin.remote_id,
+            first_harvested=origin.first_harvested,
+            last_harvested=origin.last_harvested,
+            withdrawn_at=origin.withdrawn_at,
+        )
 
     @strawberry.field(description="Collections this DID is attached to.")
     async def parents(self, info: Info[Context, None]) -> list[DID]:

@@ -19,7 +19,8 @@ from astropy.coordinates import SkyCoord
 from astropy.io.votable import parse_single_table
 from astropy.table import Table
 
-from tests.bridges.tap.conftest import LiveService, stilts
+from tests.bridges.tap.conftest import stilts
+from tests.support.live import LiveService
 
 pytestmark = pytest.mark.filterwarnings("ignore::astropy.io.votable.exceptions.VOWarning")
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 import subprocess
 
-from tests.bridges.tap.conftest import LiveService, stilts
+from tests.bridges.tap.conftest import stilts
+from tests.support.live import LiveService
 
 _TOTALS = re.compile(r"Totals:\s+Errors:\s*(\d+);\s*Warnings:\s*(\d+);\s*Failures:\s*(\d+)")
 
