@@ -170,7 +170,8 @@ class TapReader:
         """Whether the last read reached the end of the table."""
         return self._complete
 
-    def _service(self) -> TAPService:
+    def service(self) -> TAPService:
+        """The remote service, its requests time-limited."""
         return TAPService(self.url, session=RemoteSession(self.timeout))
 
     def _limit(self, service: TAPService) -> int:
@@ -182,7 +183,7 @@ class TapReader:
             return self.chunk_size
         return min(self.chunk_size, int(hard)) if hard else self.chunk_size
 
-    def _fetch(self, service: TAPService, query: str, limit: int) -> tuple[Table, bool]:
+    def fetch(self, service: TAPService, query: str, limit: int) -> tuple[Table, bool]:
         """One chunk as a table, and whether the service reported an overflow."""
         try:
             if self.mode == "async":
@@ -198,14 +199,14 @@ class TapReader:
     def chunks(self, resume_after: str | None) -> Iterator[Chunk]:
         """The table's rows in ``obs_publisher_did`` order, after ``resume_after``."""
         self._complete = False
-        service = self._service()
+        service = self.service()
         limit = self._limit(service)
         after, read = resume_after, 0
         while True:
             n = limit if self.max_records is None else min(limit, self.max_records - read)
             if n <= 0:
                 return  # the record limit: not complete, nothing withdrawn
-            table, overflow = self._fetch(service, chunk_query(self.table, self.where, after, n), n)
+            table, overflow = self.fetch(service, chunk_query(self.table, self.where, after, n), n)
             records = records_from_table(table)
             last = _last_key(table)
             if last is not None and after is not None and last <= after:
