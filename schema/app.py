@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from strawberry.asgi import GraphQL
 
+from bridges.harvest.publish import hips_routes
 from bridges.tap.app import TapService
 from catalogue.config import Settings
 from catalogue.search import SearchBackend
@@ -108,6 +109,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> Starlette:
             Route("/graphql", GraphQLApp(schema, graphql_ide="graphiql")),
             Mount("/tap", routes=tap.routes()),
             Mount("/datalink", routes=tap.datalink_routes()),
+            Mount("/hips", routes=hips_routes(catalogue, settings)),
         ],
         lifespan=lifespan,
     )

@@ -9,11 +9,16 @@ from typing import Any
 import click
 from rich.markup import escape
 
+from bridges.harvest.hips import HipsReader
 from bridges.harvest.http import DEFAULT_TIMEOUT
+from bridges.harvest.registry import DEFAULT_REGISTRY, RegistryReader
 from bridges.harvest.run import Reader, run_harvest
 from bridges.harvest.tap import DEFAULT_CHUNK, TapReader
 from catalogue.config import Settings
+from catalogue.errors import InvalidInputError
 from catalogue.harvest import HarvestRun, RunStatus
+from catalogue.models import Intersect
+from catalogue.region import parse_stcs
 from catalogue.service import Catalogue
 from schema.cli_support import err, out, progress_bar, run_work
 
@@ -37,7 +42,10 @@ def _harvest(settings: Settings, reader: Reader, *, restart: bool) -> None:
         err.print("what was committed stays; run the same command again to resume")
         sys.exit(1)
     if run.status is RunStatus.INCOMPLETE:
-        err.print("stopped at --max-records: nothing was withdrawn")
+        err.print(
+            "the source was not read to its end (--max-records, or the registry cut its "
+            "answer short: raise --maxrec or narrow the query); nothing was withdrawn"
+        )
 
 
 @click.group(name="harvest")
@@ -95,6 +103,72 @@ def tap_command(
         timeout=timeout,
     )
     _harvest(settings, reader, restart=restart)
+
+
+@harvest.command(name="registry")
+@click.option("--url", default=DEFAULT_REGISTRY, show_default=True, help="A RegTAP service.")
+@click.option("--servicetype", help="tap, sia, ssa, conesearch, ... (pyvo's servicetype).")
+@click.option("--datamodel", help="e.g. obscore, epntap, regtap.")
+@click.option("--keywords", multiple=True, help="Words in titles, descriptions, subjects.")
+@click.option("--region", help="Resources whose coverage meets this STC-S circle or polygon.")
+@click.option(
+    "--intersect",
+    type=click.Choice([i.value for i in Intersect]),
+    default=Intersect.OVERLAPS.value,
+    show_default=True,
+    help="How a resource's coverage must relate to --region.",
+)
+@click.option("--chunk-size", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--maxrec", type=click.IntRange(min=1), help="MAXREC of the resource query.")
+@_source
+@_timeout
+@_restart
+@pass_settings
+def registry_command(
+    settings: Settings,
+    url: str,
+    servicetype: str | None,
+    datamodel: str | None,
+    keywords: tuple[str, ...],
+    region: str | None,
+    intersect: str,
+    chunk_size: int,
+    maxrec: int | None,
+    source: str | None,
+    timeout: float,
+    restart: bool,
+) -> None:
+    """VO resources from a RegTAP registry, with their coverage MOCs where it has them."""
+    try:
+        shape = parse_stcs(region) if region else None
+    except InvalidInputError as exc:
+        raise click.BadParameter(str(exc), param_hint="--region") from exc
+    reader = RegistryReader(
+        url,
+        servicetype=servicetype,
+        datamodel=datamodel,
+        keywords=keywords,
+        region=shape,
+        intersect=Intersect(intersect),
+        source=source,
+        timeout=timeout,
+        chunk_size=chunk_size,
+        maxrec=maxrec,
+    )
+    _harvest(settings, reader, restart=restart)
+
+
+@harvest.command(name="hips")
+@click.argument("url")
+@_source
+@_timeout
+@_restart
+@pass_settings
+def hips_command(
+    settings: Settings, url: str, source: str | None, timeout: float, restart: bool
+) -> None:
+    """HiPS surveys from a HiPS list or properties file, with each one's Moc.fits."""
+    _harvest(settings, HipsReader(url, source=source, timeout=timeout), restart=restart)
 
 
 def _run_json(run: HarvestRun) -> dict[str, Any]:
