@@ -287,6 +287,13 @@ class Catalogue:
         async with self._sessions() as session:
             return await aggregates.union_coverage(session, query, max_order)
 
+    async def time_and_spectral_span(
+        self, query: DIDQuery
+    ) -> tuple[float | None, float | None, float | None, float | None]:
+        """Earliest t_min, latest t_max (MJD), shortest em_min, longest em_max (m) selected."""
+        async with self._sessions() as session:
+            return await aggregates.time_and_spectral_span(session, query)
+
     # -- registering files -----------------------------------------------------------------
 
     async def register_files(

@@ -26,7 +26,7 @@ from catalogue.config import Settings
 from catalogue.coverage import Coverage, MocFormat
 from catalogue.harvest import LAKE_SOURCE
 from catalogue.models import DIDType
-from catalogue.query import MAX_PAGE, DIDQuery, FacetField, SortKey
+from catalogue.query import DIDQuery, FacetField, SortKey
 from catalogue.service import Catalogue
 
 TEXT = "text/plain; charset=utf-8"
@@ -35,7 +35,6 @@ FITS = "application/fits"
 LAKE_PATH = "lake"
 HIPS_VERSION = "1.4"  # the properties version of HiPS 1.0 (REC 2017-05-19)
 _FILES = DIDQuery(sources=(LAKE_SOURCE,), types=(DIDType.FILE,), limit=0)
-_RANGES = (("t_min", "t_max"), ("em_min", "em_max"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,22 +56,10 @@ async def _fingerprint(catalogue: Catalogue) -> tuple[tuple[int, int | None], da
 
 
 async def _ranges(catalogue: Catalogue) -> dict[str, float]:
-    """The time and wavelength the lake's files span, page by page."""
-    lows: dict[str, float] = {}
-    highs: dict[str, float] = {}
-    query = replace(_FILES, limit=MAX_PAGE)
-    while True:
-        page = await catalogue.search(query)
-        found = await catalogue.reads.characterisations([d.id for d in page.items])
-        for values in found.values():
-            for low, high in _RANGES:
-                if values.get(low) is not None:
-                    lows[low] = min(lows.get(low, values[low]), values[low])
-                if values.get(high) is not None:
-                    highs[high] = max(highs.get(high, values[high]), values[high])
-        if page.next_cursor is None:
-            return {**lows, **highs}
-        query = replace(query, cursor=page.next_cursor)
+    """The time and wavelength the lake's files span, from one aggregate query."""
+    span = await catalogue.time_and_spectral_span(_FILES)
+    names = ("t_min", "t_max", "em_min", "em_max")
+    return {name: value for name, value in zip(names, span, strict=True) if value is not None}
 
 
 class LakePublication:

@@ -95,6 +95,25 @@ async def facet_counts(
     return result
 
 
+async def time_and_spectral_span(
+    session: AsyncSession, query: DIDQuery
+) -> tuple[float | None, float | None, float | None, float | None]:
+    """(earliest t_min, latest t_max, shortest em_min, longest em_max) of the selected DIDs."""
+    cov = t.coverage.c
+    row = (
+        await session.execute(
+            base_query(
+                replace(query, cursor=None),
+                func.min(cov.t_min),
+                func.max(func.coalesce(cov.t_max, cov.t_min)),
+                func.min(cov.em_min),
+                func.max(func.coalesce(cov.em_max, cov.em_min)),
+            )
+        )
+    ).one()
+    return row[0], row[1], row[2], row[3]
+
+
 async def union_coverage(session: AsyncSession, query: DIDQuery, max_order: int) -> Coverage:
     """The union MOC of every selected DID, at ``max_order`` at most (MOCServer ``get=moc``).
 

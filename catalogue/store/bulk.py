@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import ColumnElement, Table, any_, bindparam, func, insert, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 IN_LIST_LIMIT = 900
@@ -20,6 +21,26 @@ IN_LIST_LIMIT = 900
 
 def _is_postgresql(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def in_chunks(session: AsyncSession, values: Sequence[Any]) -> list[Sequence[Any]]:
+    """``values`` cut for ``IN`` lists: whole on PostgreSQL, by :data:`IN_LIST_LIMIT` on SQLite.
+
+    PostgreSQL gets them as one array parameter (:func:`matches`): one statement instead of
+    one per 900 values, and no per-value bind parameters for SQLAlchemy to expand.
+    """
+    if _is_postgresql(session):
+        return [values] if values else []
+    return [values[i : i + IN_LIST_LIMIT] for i in range(0, len(values), IN_LIST_LIMIT)]
+
+
+def matches(
+    session: AsyncSession, column: ColumnElement[Any], values: Sequence[Any]
+) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL ``column = ANY(:array)``, one parameter."""
+    if _is_postgresql(session):
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 async def _driver(session: AsyncSession) -> Any:

@@ -33,7 +33,7 @@ from catalogue.harvest import (
     SourceSpec,
 )
 from catalogue.store import tables as t
-from catalogue.store.bulk import IN_LIST_LIMIT, insert_rows, insert_with_ids
+from catalogue.store.bulk import IN_LIST_LIMIT, in_chunks, insert_rows, insert_with_ids, matches
 from catalogue.store.files import Details, ensure_scopes, insert_details
 
 #: A run keeps its first problems; the count of failures is always exact.
@@ -276,12 +276,11 @@ async def _known(
 ) -> dict[str, RowMapping]:
     found: dict[str, RowMapping] = {}
     rec = t.harvest_record
-    for start in range(0, len(remote_ids), IN_LIST_LIMIT):
-        chunk = list(remote_ids[start : start + IN_LIST_LIMIT])
+    for chunk in in_chunks(session, remote_ids):
         rows = await session.execute(
             select(rec.c.remote_id, rec.c.did_id, rec.c.digest, t.did.c.withdrawn_at)
             .join(t.did, t.did.c.id == rec.c.did_id)
-            .where(rec.c.source_id == source_id, rec.c.remote_id.in_(chunk))
+            .where(rec.c.source_id == source_id, matches(session, rec.c.remote_id, chunk))
         )
         found.update({r["remote_id"]: r for r in rows.mappings()})
     return found
