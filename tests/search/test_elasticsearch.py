@@ -15,10 +15,11 @@ from click.testing import CliRunner
 
 from catalogue.errors import InvalidQueryError
 from catalogue.filters import parse_rucio_filter
+from catalogue.harvest import HarvestedRecord, SourceKind, SourceSpec
 from catalogue.models import DIDKey, DIDType
 from catalogue.query import DIDQuery, RegionFilter
 from catalogue.region import Circle
-from catalogue.search import SearchQuery, SearchSort, TextQuery
+from catalogue.search import SearchFacet, SearchQuery, SearchSort, TextQuery
 from catalogue.store import tables as t
 from catalogue.store.engine import create_sessions
 from catalogue.store.filter_sql import filter_clause
@@ -259,6 +260,30 @@ async def test_a_deleted_did_leaves_the_index(catalogue, indexed):
     await indexed.sync()
     assert await names_found(indexed) == ["keep.fits"]
     assert (await indexed.worker.status()).documents == 1
+
+
+async def test_harvested_records_carry_their_source_and_leave_the_index_when_withdrawn(
+    catalogue, indexed
+):
+    await register(catalogue, [file_record("own.fits")])
+    spec = SourceSpec("vo.remote", SourceKind.TAP, "http://remote.example/tap")
+
+    def remote(n: int) -> HarvestedRecord:
+        return HarvestedRecord(f"ivo://remote/obs?{n}", DIDType.FILE, {"obs_collection": "R"})
+
+    harvest = await catalogue.start_harvest(spec)
+    await harvest.add([remote(1), remote(2)])
+    await harvest.finish(complete=True)
+    await indexed.sync()
+    assert await names_found(indexed, sources=("vo.remote",)) == ["remote/obs?1", "remote/obs?2"]
+    assert await names_found(indexed, sources=("lake",)) == ["own.fits"]
+    counted = await indexed.elasticsearch.search(SearchQuery(facets=(SearchFacet.SOURCE,)))
+    assert counted.facets[SearchFacet.SOURCE] == [("vo.remote", 2), ("lake", 1)]
+    harvest = await catalogue.start_harvest(spec)
+    await harvest.add([remote(1)])
+    await harvest.finish(complete=True)  # obs?2 is gone from the source: withdrawn
+    await indexed.sync()
+    assert await names_found(indexed, sources=("vo.remote",)) == ["remote/obs?1"]
 
 
 async def test_a_metadata_change_reaches_the_index_through_the_outbox(catalogue, indexed):
