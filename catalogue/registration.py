@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalogue.ingest import Candidate, Rejected, prepare
 from catalogue.models import DIDKey, DIDType, RunSummary
-from catalogue.store import dids, files, rses, search_docs
+from catalogue.store import dids, files, harvest, rses, search_docs
 from catalogue.store.engine import refresh_statistics
 from catalogue.store.extents import Contribution, combine, summary_values
 
@@ -58,6 +58,7 @@ class Registration:
                 self.refuse(result.where, result.reason)
             else:
                 accepted.append((candidate, result))
+        accepted = await self._check_scopes(accepted)
         accepted, rses = await self._check_rses(accepted)
         accepted = await self._check_datasets(accepted)
         if accepted:
@@ -77,6 +78,24 @@ class Registration:
         if self.summary.registered:
             await refresh_statistics(self.session)
         return self.summary
+
+    async def _check_scopes(self, accepted: list[Accepted]) -> list[Accepted]:
+        """Harvest sources' scopes hold only what their harvests write."""
+        scopes = {p.spec.key.scope for _, p in accepted}
+        scopes |= {c.dataset.scope for c, _ in accepted if c.dataset is not None}
+        taken = await harvest.harvested_scopes(self.session, scopes)
+        if not taken:
+            return accepted
+        usable: list[Accepted] = []
+        for candidate, item in accepted:
+            wanted = {item.spec.key.scope}
+            if candidate.dataset is not None:
+                wanted.add(candidate.dataset.scope)
+            if wanted & taken:
+                self.refuse(candidate.where, harvest.harvested_scope_problem(min(wanted & taken)))
+            else:
+                usable.append((candidate, item))
+        return usable
 
     async def _check_rses(
         self, accepted: list[Accepted]

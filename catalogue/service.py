@@ -143,6 +143,8 @@ class Catalogue:
         if did_type is DIDType.FILE:
             raise InvalidInputError("files are registered with their checksums, not created empty")
         async with self._sessions.begin() as session:
+            if await harvest_store.harvested_scopes(session, {key.scope}):
+                raise InvalidInputError(harvest_store.harvested_scope_problem(key.scope))
             did, created = await dids.add_collection(
                 session, key, did_type, check_metadata(metadata or {}), _now()
             )

@@ -15,6 +15,7 @@ from catalogue.config import Settings
 from catalogue.coverage import Coverage, MocFormat
 from catalogue.errors import InvalidInputError
 from catalogue.filters import parse_rucio_filter
+from catalogue.harvest import HarvestInfo
 from catalogue.ingest import manifest_format, read_fits, read_manifest
 from catalogue.models import RSE, DIDDetail, DIDKey, DIDType, RunSummary
 from catalogue.query import DIDQuery, RegionFilter
@@ -350,11 +351,28 @@ def _print_detail(detail: DIDDetail) -> None:
 def show(settings: Settings, did: str, moc_format: str | None) -> None:
     """Show a DID: attributes, characterisation, metadata, replicas, extent."""
     key = _key(did)
-    detail = run_work(settings, lambda c: c.get_did(key))
+
+    async def read(catalogue: Catalogue) -> tuple[DIDDetail | None, HarvestInfo | None]:
+        detail = await catalogue.get_did(key)
+        if detail is None:
+            return None, None
+        return detail, (await catalogue.harvest_info([detail.did.id])).get(detail.did.id)
+
+    detail, origin = run_work(settings, read)
     if detail is None:
         err.print(f"[red]error:[/red] DID {key} does not exist")
         sys.exit(1)
     _print_detail(detail)
+    if origin is not None:
+        out.print("harvested")
+        for label, value in (
+            ("source", f"{origin.source} ({origin.kind.value} {origin.url})"),
+            ("remote id", origin.remote_id),
+            ("first", origin.first_harvested),
+            ("last seen", origin.last_harvested),
+            ("withdrawn", origin.withdrawn_at or "no"),
+        ):
+            out.print(f"  {label:<20} {value}")
     if moc_format:
         moc = run_work(settings, lambda c: c.get_coverage(key))
         out.print(moc.to_string(MocFormat(moc_format)) if moc else "(no coverage)")

@@ -85,6 +85,20 @@ async def source_names(session: AsyncSession, scopes: Sequence[str]) -> dict[str
     return {s: (s if s in found else LAKE_SOURCE) for s in scopes}
 
 
+def harvested_scope_problem(scope: str) -> str:
+    """Why the lake's own writes may not go into a harvest source's scope."""
+    return (
+        f"scope {scope!r} holds records harvested by lakecat harvest; "
+        "register the lake's own DIDs in another scope"
+    )
+
+
+async def harvested_scopes(session: AsyncSession, scopes: set[str]) -> set[str]:
+    """The scopes among these that belong to harvest sources."""
+    names = await source_names(session, sorted(scopes))
+    return {scope for scope, source in names.items() if source != LAKE_SOURCE}
+
+
 # -- sources ------------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from catalogue.region import Circle
 from catalogue.search import SearchFacet, SearchQuery
 from catalogue.store.engine import create_sessions
 from catalogue.store.search_sql import RelationalSearch
-from tests.support.records import file_record, register
+from tests.support.records import file_record, manifest, register
 
 SPEC = SourceSpec("vo.example", SourceKind.TAP, "http://example.org/tap", {"table": "ivoa.obscore"})
 
@@ -173,3 +173,14 @@ def test_record_names_are_readable_and_one_to_one():
     assert long != record_name("ivo://a/" + "x" * 599 + "y")
     with pytest.raises(InvalidInputError):
         record_name("  ")
+
+
+async def test_the_lakes_own_writes_stay_out_of_a_harvest_sources_scope(catalogue):
+    await _run(catalogue, [obscore(1)])
+    summary = await catalogue.register_files(
+        manifest([file_record("mine.fits", scope="vo.example")]), all_or_nothing=True
+    )
+    assert summary.failed == 1
+    assert "holds records harvested" in summary.problems[0][1]
+    with pytest.raises(InvalidInputError, match="holds records harvested"):
+        await catalogue.add_collection(DIDKey("vo.example", "ds"), DIDType.DATASET)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,7 @@ from catalogue.store import tables as t
 from schema.app import create_app
 from tests.support.asgi_server import serve_app
 from tests.support.graphql import gql
-from tests.support.live import LiveService
+from tests.support.live import LiveService, lakecat
 
 DACHS = Path(__file__).resolve().parents[2] / "data" / "dachs"
 # What the lake's TAP view computes for a file rather than storing it.
@@ -351,3 +353,34 @@ async def test_a_query_the_service_refuses_fails_with_its_message(live, catalogu
     assert run.error is not None
     assert "refused the query" in run.error
     assert "no_such_column" in run.error
+
+
+@pytest.mark.parametrize("live", ["sqlite"], indirect=True)
+def test_the_harvest_commands_run_report_and_exit_as_documented(live, tmp_path):
+    env = {**os.environ, "LAKECAT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'b.sqlite'}"}
+
+    def lakecat_run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(lakecat(*args), env=env, capture_output=True, text=True, check=False)
+
+    done = lakecat_run("harvest", "tap", live.tap, "--source", "vo.cli", "--max-records", "30")
+    assert done.returncode == 0, done.stderr
+    assert "run 1 of vo.cli: incomplete; added 30, updated 0, unchanged 0" in done.stdout
+    refused = lakecat_run("harvest", "tap", live.tap, "--source", "vo.bad", "--where", "nope = 1")
+    assert refused.returncode == 1
+    assert "refused the query" in refused.stderr
+    assert "run the same command again to resume" in refused.stderr
+    runs = [
+        json.loads(line)
+        for line in lakecat_run("harvest", "runs", "--json").stdout.split("\n")
+        if line
+    ]
+    assert [(r["source"], r["status"], r["added"]) for r in runs] == [
+        ("vo.bad", "failed", 0),
+        ("vo.cli", "incomplete", 30),
+    ]
+    assert lakecat_run("harvest", "sources").stdout.splitlines()[1].startswith("vo.cli tap ")
+    other = lakecat_run(
+        "harvest", "tap", live.tap, "--source", "vo.cli", "--where", "calib_level = 2"
+    )
+    assert other.returncode == 2
+    assert "give --source another name" in other.stderr
