@@ -75,7 +75,13 @@ _restart = click.option(
 @_source
 @click.option("--chunk-size", type=click.IntRange(min=1), default=DEFAULT_CHUNK, show_default=True)
 @click.option("--max-records", type=click.IntRange(min=1), help="Stop after this many rows.")
-@click.option("--mode", type=click.Choice(["sync", "async"]), default="sync", show_default=True)
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "sync", "async"]),
+    default="auto",
+    show_default=True,
+    help="auto: sync, and UWS jobs from the first chunk that times out.",
+)
 @_timeout
 @_restart
 @pass_settings
@@ -99,7 +105,7 @@ def tap_command(
         source=source,
         chunk_size=chunk_size,
         max_records=max_records,
-        mode="async" if mode == "async" else "sync",
+        mode="async" if mode == "async" else "sync" if mode == "sync" else "auto",
         timeout=timeout,
     )
     _harvest(settings, reader, restart=restart)

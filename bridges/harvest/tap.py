@@ -35,7 +35,7 @@ DEFAULT_CHUNK = 10_000
 KEY = "obs_publisher_did"
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 _META_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
-Mode = Literal["sync", "async"]
+Mode = Literal["auto", "sync", "async"]
 
 
 def adql_string(value: str) -> str:
@@ -143,7 +143,7 @@ class TapReader:
         source: str | None = None,
         chunk_size: int = DEFAULT_CHUNK,
         max_records: int | None = None,
-        mode: Mode = "sync",
+        mode: Mode = "auto",
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         if not _TABLE.match(table):
@@ -184,15 +184,33 @@ class TapReader:
         return min(self.chunk_size, int(hard)) if hard else self.chunk_size
 
     def fetch(self, service: TAPService, query: str, limit: int) -> tuple[Table, bool]:
-        """One chunk as a table, and whether the service reported an overflow."""
+        """One chunk as a table, and whether the service reported an overflow.
+
+        In ``auto`` mode a chunk whose synchronous answer times out is asked again as a UWS
+        job, and so is the rest of the run: a service that cannot answer a chunk within the
+        time limit synchronously may well do it asynchronously (TAP 1.1 §2.1).
+        """
+        if self.mode != "auto":
+            return self._fetch(service, query, limit, self.mode)
         try:
-            if self.mode == "async":
+            return self._fetch(service, query, limit, "sync")
+        except RemoteError as exc:
+            if "timed out" not in str(exc):
+                raise
+        self.mode = "async"
+        return self._fetch(service, query, limit, "async")
+
+    def _fetch(
+        self, service: TAPService, query: str, limit: int, mode: Literal["sync", "async"]
+    ) -> tuple[Table, bool]:
+        try:
+            if mode == "async":
                 result = service.run_async(query, maxrec=limit)
             else:
                 result = service.run_sync(query, maxrec=limit)
             table = result.to_table()
         except Exception as exc:
-            raise describe(f"{self.url}/{self.mode}", exc, self.timeout) from exc
+            raise describe(f"{self.url}/{mode}", exc, self.timeout) from exc
         overflow = str(getattr(result, "query_status", "")).upper() == "OVERFLOW"
         return table, overflow
 

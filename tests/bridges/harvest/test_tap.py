@@ -275,11 +275,16 @@ class Proxy:
                 if self.mode == "silent":
                     await asyncio.sleep(5)
         async with httpx.AsyncClient(timeout=60) as http:
-            answer = await http.post(f"{self.target}/{path}", data=params)
+            if request.method == "POST":
+                answer = await http.post(f"{self.target}/{path}", data=params)
+            else:
+                answer = await http.get(f"{self.target}/{path}", params=params)
         body = answer.content
         if path == "sync" and self.syncs == self.fail_at and self.mode == "truncate":
             body = body[: len(body) // 2]
-        return Response(body, answer.status_code, media_type=answer.headers["content-type"])
+        headers = {"location": answer.headers["location"]} if "location" in answer.headers else {}
+        media_type = answer.headers.get("content-type")
+        return Response(body, answer.status_code, headers=headers, media_type=media_type)
 
 
 @pytest.fixture
@@ -336,13 +341,28 @@ async def test_an_http_error_midway_keeps_what_was_committed_and_the_next_run_re
 async def test_a_broken_or_silent_answer_fails_the_run_precisely(proxy, catalogue, mode, message):
     behaviour, url = proxy
     behaviour.fail_at, behaviour.mode = 1, mode
-    run = await run_harvest(catalogue, TapReader(url, source="vo.broken", timeout=1))
+    reader = TapReader(url, source="vo.broken", timeout=1, mode="sync")
+    run = await run_harvest(catalogue, reader)
     assert run.status is RunStatus.FAILED
     assert run.error is not None
     assert run.error.startswith(f"{url}/sync: ")
     assert message in run.error
     assert run.counts.added == 0
     assert await _scope_size(catalogue, "vo.broken") == 0
+
+
+@pytest.mark.parametrize(("live", "session_engine"), [("sqlite", "postgresql")], indirect=True)
+async def test_a_service_too_slow_to_answer_synchronously_is_asked_by_uws_jobs(
+    proxy, lake_a, catalogue
+):
+    behaviour, url = proxy
+    behaviour.fail_at, behaviour.mode = 1, "silent"
+    reader = TapReader(url, source="vo.slow", chunk_size=2000, timeout=2)
+    run = await run_harvest(catalogue, reader)
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert reader.mode == "async"
+    assert behaviour.syncs == 1  # after the first chunk timed out, every chunk was a job
+    assert run.counts.added == len(await _stored(lake_a))
 
 
 @pytest.mark.parametrize(("live", "session_engine"), [("sqlite", "postgresql")], indirect=True)
