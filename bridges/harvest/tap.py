@@ -10,12 +10,14 @@ the last row it did send, and a failed run resumes after the last key it committ
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 import numpy as np
 from astropy.table import Table
 from pyvo.dal import TAPService
+from pyvo.dal.exceptions import DALOverflowWarning
 
 from bridges.harvest.errors import RemoteError, describe
 from bridges.harvest.http import DEFAULT_TIMEOUT, RemoteSession
@@ -204,11 +206,13 @@ class TapReader:
         self, service: TAPService, query: str, limit: int, mode: Literal["sync", "async"]
     ) -> tuple[Table, bool]:
         try:
-            if mode == "async":
-                result = service.run_async(query, maxrec=limit)
-            else:
-                result = service.run_sync(query, maxrec=limit)
-            table = result.to_table()
+            with warnings.catch_warnings():  # an overflow is handled here, not a warning
+                warnings.simplefilter("ignore", DALOverflowWarning)
+                if mode == "async":
+                    result = service.run_async(query, maxrec=limit)
+                else:
+                    result = service.run_sync(query, maxrec=limit)
+                table = result.to_table()
         except Exception as exc:
             raise describe(f"{self.url}/{mode}", exc, self.timeout) from exc
         overflow = str(getattr(result, "query_status", "")).upper() == "OVERFLOW"
