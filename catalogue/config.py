@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +54,17 @@ class Settings(BaseSettings):
     elasticsearch_batch_size: int = Field(default=1000, ge=1, le=10_000)  # outbox rows per bulk
     # Tests only: plain application/json instead of the client's compatibility media type.
     elasticsearch_plain_json: bool = False
+
+    # Security (docs/security.md): bearer tokens from these issuers, for these audiences.
+    auth_issuers: list[str] = Field(default_factory=list)
+    auth_audiences: list[str] = Field(default_factory=lambda: ["lakecat"])
+    auth_jwks_urls: dict[str, str] = Field(default_factory=dict)  # issuer -> JWKS URL
+    auth_jwks_ttl: float = Field(default=3600.0, gt=0)  # seconds
+    auth_leeway: int = Field(default=30, ge=0, le=300)  # seconds of clock skew
+    # group -> {"read": [scopes], "write": [scopes], "admin": bool} (catalogue/authorization.py)
+    auth_groups: dict[str, Any] = Field(default_factory=dict)
+    # Development only: accept tokens minted by `lakecat token` with a key in data_dir.
+    auth_local_issuer: bool = False
 
     @property
     def resolved_database_url(self) -> str:

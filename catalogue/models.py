@@ -106,17 +106,18 @@ def check_md5(value: str) -> str:
 class Caller:
     """Who asks: a token's subject with its groups and scopes.
 
-    Every write names its caller; the security issue (8) decides what each may do. Until
-    then the command line acts as :data:`LOCAL_OPERATOR` and the API as the request's caller.
+    Every write names its caller; :mod:`catalogue.authorization` decides what each may do.
+    The command line acts as :data:`LOCAL_OPERATOR`, the API as the request's token's caller.
     """
 
     subject: str
     groups: tuple[str, ...] = ()
     scopes: tuple[str, ...] = ()
+    authenticated: bool = True  # False only for ANONYMOUS: nobody presented a token
 
 
 LOCAL_OPERATOR = Caller("local-operator")
-ANONYMOUS = Caller("anonymous")
+ANONYMOUS = Caller("anonymous", authenticated=False)
 
 
 @dataclass(frozen=True, slots=True)
