@@ -25,6 +25,7 @@ from catalogue.store.engine import create_engine, migrate
 from indexer.cli import index
 from schema.cli_support import err, out, progress_bar, run_work
 from schema.harvest_cli import harvest
+from schema.local_issuer import mint
 
 
 def _report(summary: RunSummary, *, all_or_nothing: bool) -> None:
@@ -422,6 +423,28 @@ def did_close(settings: Settings, did_text: str) -> None:
     key = _key(did_text)
     run_work(settings, lambda c: c.close(key))
     out.print(f"{key} closed")
+
+
+@main.command(name="token")
+@click.argument("subject")
+@click.option("--group", "groups", multiple=True, help="A wlcg.groups entry, e.g. /ctao.")
+@click.option("--scope", "scopes", multiple=True, help="e.g. lake.write:/ctao, lake.admin.")
+@click.option("--lifetime", type=int, default=3600, show_default=True, help="Seconds.")
+@pass_settings
+def token_command(
+    settings: Settings,
+    subject: str,
+    groups: tuple[str, ...],
+    scopes: tuple[str, ...],
+    lifetime: int,
+) -> None:
+    """Mint a token of the local development issuer (needs LAKECAT_AUTH_LOCAL_ISSUER=true)."""
+    try:
+        minted = mint(settings, subject, groups=groups, scopes=scopes, lifetime=lifetime)
+    except InvalidInputError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        sys.exit(2)
+    out.print(minted)
 
 
 @main.command(name="graphql-schema")
