@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from catalogue import harvesting
+from catalogue import harvesting, recording
 from catalogue.bulk_reads import BulkReads
 from catalogue.config import Settings
 from catalogue.coverage import Coverage, check_order
@@ -35,6 +35,8 @@ from catalogue.models import (
     check_metadata,
     check_rse,
 )
+from catalogue.provenance import ActivitySpec, Recorded, check_activity
+from catalogue.provenance_reads import ProvenanceReads
 from catalogue.query import DIDQuery, FacetField, RegionFilter, SortKey
 from catalogue.registration import Registration
 from catalogue.store import aggregates, dids, queries, rses, search_docs
@@ -101,6 +103,7 @@ class Catalogue:
     ) -> None:
         self._sessions = sessions
         self.reads = BulkReads(sessions)
+        self.provenance = ProvenanceReads(sessions)
         self.moc_order = moc_order
         self._index_cells = index_cells
         self._batch_size = batch_size
@@ -336,6 +339,34 @@ class Catalogue:
                 await transaction.commit()
         _audit(caller, f"registered files ({summary})", "-")
         return summary
+
+    # -- provenance ----------------------------------------------------------------------------
+
+    async def record_activity(
+        self,
+        spec: ActivitySpec,
+        new_files: Sequence[Candidate | Rejected] = (),
+        *,
+        caller: Caller = LOCAL_OPERATOR,
+    ) -> Recorded:
+        """Record an activity, registering its new output files, in one transaction.
+
+        Any problem (a missing input, a refused file, an output generated before) writes
+        nothing; every problem is reported with the input it concerns.
+        """
+        check_activity(spec)
+        async with self._sessions() as session:
+            run = Registration(session, self.moc_order, self._index_cells, track_outcomes=True)
+            transaction = await session.begin()
+            result = await recording.record(session, spec, list(new_files), run, caller)
+            if result.problems:
+                await transaction.rollback()
+                result.registered = result.unchanged = 0
+            else:
+                await transaction.commit()
+        if result.activity is not None and not result.problems:
+            _audit(caller, f"recorded activity {result.activity.id} ({spec.name}) with", "-")
+        return result
 
     # -- harvesting the VO -------------------------------------------------------------------
 

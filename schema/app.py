@@ -14,6 +14,7 @@ from starlette.routing import Mount, Route
 from strawberry.asgi import GraphQL
 
 from bridges.harvest.publish import hips_routes
+from bridges.provenance import ProvenanceExport
 from bridges.tap.app import TapService
 from catalogue.config import Settings
 from catalogue.search import SearchBackend
@@ -47,6 +48,7 @@ async def landing(request: Request) -> JSONResponse:
             "interfaces": {
                 "graphql": f"{base}/graphql",
                 "tap": f"{base}/tap",
+                "provenance": f"{base}/prov?ID=scope:name",
                 "health": f"{base}/health",
             },
             "scopes": await catalogue.list_scopes(),
@@ -110,6 +112,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> Starlette:
             Mount("/tap", routes=tap.routes()),
             Mount("/datalink", routes=tap.datalink_routes()),
             Mount("/hips", routes=hips_routes(catalogue, settings)),
+            *ProvenanceExport(catalogue, settings).routes(),
         ],
         lifespan=lifespan,
     )

@@ -15,6 +15,7 @@ from catalogue.models import ANONYMOUS, DID, Caller, DIDKey, Extent, MetaValue, 
 from catalogue.query import DIDQuery
 from catalogue.search import SearchBackend
 from catalogue.service import Catalogue
+from schema.provenance_loaders import ProvenanceLoaders
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -35,6 +36,7 @@ class Loaders:
     """One loader per part of a DID; each batches the keys asked for in one tick."""
 
     catalogue: Catalogue
+    caller: Caller = ANONYMOUS
     did_by_key: DataLoader[DIDKey, DID | None] = field(init=False)
     replicas: DataLoader[int, list[Replica]] = field(init=False)
     parents: DataLoader[int, list[DID]] = field(init=False)
@@ -43,6 +45,7 @@ class Loaders:
     extent: DataLoader[int, tuple[Extent, Coverage | None] | None] = field(init=False)
     members: DataLoader[DIDQuery, Page[DID]] = field(init=False)
     harvest: DataLoader[int, HarvestInfo | None] = field(init=False)
+    provenance: ProvenanceLoaders = field(init=False)
 
     def __post_init__(self) -> None:
         reads = self.catalogue.reads
@@ -54,6 +57,7 @@ class Loaders:
         self.extent = _loader(reads.extents, None)
         self.harvest = _loader(reads.harvest, None)
         self.members = DataLoader(load_fn=self._member_pages)
+        self.provenance = ProvenanceLoaders(self.catalogue.provenance, self.caller)
 
     async def _member_pages(self, queries: list[DIDQuery]) -> list[Page[DID] | BaseException]:
         """Pages of several collections (one search each), answered together.
@@ -77,8 +81,8 @@ class Context:
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.catalogue)
+        self.loaders = Loaders(self.catalogue, self.caller)
 
     def forget_reads(self) -> None:
         """Drop what the loaders cached: after a write, later fields must read it afresh."""
-        self.loaders = Loaders(self.catalogue)
+        self.loaders = Loaders(self.catalogue, self.caller)

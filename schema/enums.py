@@ -6,7 +6,7 @@ from enum import Enum
 
 import strawberry
 
-from catalogue import models
+from catalogue import models, provenance
 from catalogue.bands import Band as CoreBand
 from catalogue.filters import Op
 from catalogue.query import FacetField as CoreFacetField
@@ -48,3 +48,10 @@ class SortField(Enum):
 class SortDirection(Enum):
     ASC = "asc"
     DESC = "desc"
+
+
+LineageDirection = strawberry.enum(
+    provenance.Direction,
+    name="LineageDirection",
+    description="UPSTREAM: what a DID was made from; DOWNSTREAM: what was made from it.",
+)

@@ -14,7 +14,8 @@ from strawberry.schema.config import StrawberryConfig
 
 from schema.errors import ErrorCodes, mask_errors
 from schema.limits import PaginationLimit
-from schema.mutation import Mutation
+from schema.mutation import Mutation as CatalogueMutation
+from schema.provenance_mutation import ProvenanceMutation
 from schema.query import Query
 from schema.types import LONG_SCALAR, Container, Dataset, File, Long
 
@@ -30,6 +31,11 @@ _EXTENSIONS: list[Any] = [  # factories: a fresh extension for each request
     ErrorCodes,
     mask_errors,
 ]
+
+
+@strawberry.type(name="Mutation")
+class Mutation(CatalogueMutation, ProvenanceMutation):
+    """Every mutation: the catalogue's (schema/mutation.py) and recordActivity."""
 
 
 class LakeSchema(strawberry.Schema):

@@ -30,12 +30,14 @@ from strawberry.extensions import SchemaExtension
 MAX_NODES = 20_000
 """At most this many DIDs a request may ask for, counting nested pages (first x first ...)."""
 
-_PAGED = {"dids": 50, "files": 50, "children": 50}  # connection field -> default page size
+# connection field -> default page size; a lineage counts its node limit
+_PAGED = {"dids": 50, "files": 50, "children": 50, "lineage": 1000}
+_SIZES = frozenset({"first", "limit"})
 
 
 def _first(node: FieldNode, variables: Mapping[str, Any]) -> int:
     for argument in node.arguments or ():
-        if argument.name.value != "first":
+        if argument.name.value not in _SIZES:
             continue
         value = argument.value
         if isinstance(value, IntValueNode):

@@ -13,6 +13,7 @@ from schema.context import Context
 from schema.enums import FacetField
 from schema.harvest import HarvestQueries
 from schema.inputs import DIDFilterInput, SortInput, at, input_error, to_query
+from schema.provenance import ProvenanceQueries
 from schema.search import SearchQueries
 from schema.types import (
     DID,
@@ -26,7 +27,7 @@ from schema.types import (
 
 
 @strawberry.type
-class Query(SearchQueries, HarvestQueries):
+class Query(SearchQueries, HarvestQueries, ProvenanceQueries):
     @strawberry.field(description="One DID by scope and name; null when it does not exist.")
     async def did(self, info: Info[Context, None], scope: str, name: str) -> DID | None:
         record = await info.context.loaders.did_by_key.load(DIDKey(scope, name))

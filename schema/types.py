@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NewType
+from typing import TYPE_CHECKING, Annotated, Any, NewType
 
 import strawberry
 from strawberry.scalars import JSON
@@ -14,10 +14,16 @@ from catalogue.coverage import Coverage as CoverageValue
 from catalogue.coverage import MocFormat as CoreMocFormat
 from catalogue.harvest import LAKE_SOURCE
 from catalogue.obscore import OBSCORE_FIELDS, FieldKind
+from catalogue.provenance import Direction
 from catalogue.query import MAX_PAGE, datetime_from_mjd
 from schema.context import Context
-from schema.enums import DIDType, FacetField, MocFormat, ReplicaState
+from schema.enums import DIDType, FacetField, LineageDirection, MocFormat, ReplicaState
 from schema.inputs import SortInput
+
+if TYPE_CHECKING:
+    from schema.provenance import ActivityNode, Lineage, ProvEntity
+
+_PROV = "schema.provenance"
 
 Long = NewType("Long", int)
 """Sizes in bytes exceed GraphQL's 32-bit Int; mapped to the Long scalar in schema/graphql.py."""
@@ -244,6 +250,55 @@ class DID:
     async def parents(self, info: Info[Context, None]) -> list[DID]:
         found = await info.context.loaders.parents.load(self.record.id)
         return [from_domain(d) for d in found]
+
+    # Provenance (docs/provenance.md); resolved in schema/provenance.py.
+    @strawberry.field(description="The activity that generated it.")
+    async def generated_by(
+        self, info: Info[Context, None]
+    ) -> Annotated[ActivityNode, strawberry.lazy(_PROV)] | None:
+        from schema import provenance  # noqa: PLC0415 - provenance imports this module
+
+        return await provenance.generated_by(self, info)
+
+    @strawberry.field(description="The activities that used it.")
+    async def used_by(
+        self, info: Info[Context, None]
+    ) -> list[Annotated[ActivityNode, strawberry.lazy(_PROV)]]:
+        from schema import provenance  # noqa: PLC0415
+
+        return await provenance.used_by(self, info)
+
+    @strawberry.field(description="What it was made from: its activity's inputs, asserted sources.")
+    async def derived_from(
+        self, info: Info[Context, None]
+    ) -> list[Annotated[ProvEntity, strawberry.lazy(_PROV)]]:
+        from schema import provenance  # noqa: PLC0415
+
+        return await provenance.neighbours(self, info, upstream=True)
+
+    @strawberry.field(description="What was made from it: outputs of the activities that used it.")
+    async def derivatives(
+        self, info: Info[Context, None]
+    ) -> list[Annotated[ProvEntity, strawberry.lazy(_PROV)]]:
+        from schema import provenance  # noqa: PLC0415
+
+        return await provenance.neighbours(self, info, upstream=False)
+
+    @strawberry.field(
+        description="Its provenance subgraph: UPSTREAM (what made it) or DOWNSTREAM (what was "
+        "made from it), depth steps (an activity with its inputs or outputs is one step), at "
+        "most limit entities and activities."
+    )
+    async def lineage(
+        self,
+        info: Info[Context, None],
+        direction: LineageDirection = Direction.UPSTREAM,  # type: ignore[valid-type]
+        depth: int = 5,
+        limit: int = 1000,
+    ) -> Annotated[Lineage, strawberry.lazy(_PROV)]:
+        from schema import provenance  # noqa: PLC0415
+
+        return await provenance.lineage(self, info, direction, depth, limit)
 
 
 @strawberry.type(description="A file: bytes with checksums, replicated on RSEs.")

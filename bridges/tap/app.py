@@ -30,6 +30,8 @@ from bridges.tap.params import MAX_UPLOAD_BYTES, TapRequest, read_request
 from bridges.tap.tables import ALL_TABLES, DATALINK_MIME, DATALINK_PATH, RelationContext, TableSet
 from bridges.tap.uws import JobRunner, async_routes
 from catalogue.config import Settings
+from catalogue.models import ANONYMOUS, DIDType
+from catalogue.provenance import Direction
 from catalogue.service import Catalogue
 from catalogue.store.engine import create_sessions
 from catalogue.store.jobs import JobRecord
@@ -192,7 +194,7 @@ class TapService:
         return RedirectResponse(f"{self.service_url(request)}/tap/capabilities", 303)
 
     async def links(self, request: Request) -> Response:
-        """DataLink {links}: every replica of each ID'd file as a ``#this`` link."""
+        """DataLink {links}: each ID'd file's replicas (``#this``) and provenance links."""
         ids = request.query_params.getlist("ID")
         if not ids:
             return Response(
@@ -202,13 +204,21 @@ class TapService:
             )
         rows: list[datalink.LinkRow] = []
         for identifier in ids:
-            rows += await self._links_of(identifier)
+            rows += await self._links_of(identifier, self.service_url(request))
         return Response(datalink.links_document(rows), media_type=DATALINK_MIME)
 
-    async def _links_of(self, identifier: str) -> list[datalink.LinkRow]:
+    async def _links_of(self, identifier: str, service_url: str) -> list[datalink.LinkRow]:
         key = datalink.did_key(identifier)
         detail = await self.catalogue.get_did(key) if key is not None else None
-        return datalink.replica_links(identifier, detail)
+        rows = datalink.replica_links(identifier, detail)
+        if key is None or detail is None or detail.did.type is not DIDType.FILE:
+            return rows
+        reads, did_id = self.catalogue.provenance, [detail.did.id]
+        up = await reads.neighbours(ANONYMOUS, did_id, Direction.UPSTREAM)
+        down = await reads.neighbours(ANONYMOUS, did_id, Direction.DOWNSTREAM)
+        return rows + datalink.provenance_links(
+            identifier, key, up.get(detail.did.id, []), down.get(detail.did.id, []), service_url
+        )
 
     def routes(self) -> list[BaseRoute]:
         """Routes of the TAP service, to mount at ``/tap``."""

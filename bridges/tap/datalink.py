@@ -1,24 +1,37 @@
-"""DataLink 1.1 ``{links}`` responses: the replicas of a lake file as ``#this`` links.
+"""DataLink 1.1 ``{links}`` responses: a lake file's replicas and its provenance.
 
 One ``#this`` row per available replica, told apart by ``local_semantics`` (the RSE name), as
 docs/vo.md describes for "one file, many replicas". DataLink 1.1 has no checksum column and
 ``content_qualifier`` is a term of the product-type vocabulary (``#image``, ``#cube``...), so
 the checksums go in ``description`` and ``content_qualifier`` carries the file's
 ``dataproduct_type`` when its characterisation has one.
+
+Provenance (docs/provenance.md) adds, with the terms of the DataLink core vocabulary
+(http://www.ivoa.net/rdf/datalink/core): ``#progenitor`` for each input of the activity that
+generated the file ("data resources that were used to create this dataset"; VEP-006 settled
+that "has been used" is #progenitor's sense, and VEP-009's narrowing to science data only was
+withdrawn, so applied calibration files are progenitors too), ``#derivation`` for each
+product made from it, and ``#documentation`` (local_semantics ``provenance``) for the W3C PROV
+export of its lineage: the core vocabulary has no term for a provenance record.
+A lake progenitor or derivation links to its own ``{links}`` document, as DataLink 1.1 §3.2.4
+suggests for related datasets; an external one to its URI.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass
+from urllib.parse import quote
 
 from bridges.tap.formats import write_votable
 from bridges.tap.results import ResultColumn, ResultTable
 from catalogue.errors import InvalidInputError
 from catalogue.models import DIDDetail, DIDKey, DIDType, ReplicaState
+from catalogue.provenance import Entity
 
 LINKS_STANDARD_ID = "ivo://ivoa.net/std/DataLink#links-1.1"
 _DEFAULT_CONTENT_TYPE = "application/octet-stream"
+_DATALINK_MIME = "application/x-votable+xml;content=datalink"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,3 +144,44 @@ def replica_links(identifier: str, detail: DIDDetail | None) -> list[LinkRow]:
             message = f"TransientFault: the replica on {replica.rse} is {replica.state.lower()}"
             rows.append(LinkRow(identifier, error_message=message, local_semantics=replica.rse))
     return rows or [not_found(identifier, "has no available replica")]
+
+
+def _related(identifier: str, entity: Entity, semantics: str, links_url: str, what: str) -> LinkRow:
+    if entity.did_key is None:
+        return LinkRow(identifier, access_url=entity.uri, semantics=semantics, description=what)
+    return LinkRow(
+        identifier,
+        access_url=links_url + quote(str(entity.did_key), safe=""),
+        semantics=semantics,
+        description=f"{entity.did_key}: {what}",
+        content_type=_DATALINK_MIME,
+    )
+
+
+def provenance_links(
+    identifier: str,
+    key: DIDKey,
+    progenitors: Sequence[Entity],
+    derivations: Sequence[Entity],
+    service_url: str,
+) -> list[LinkRow]:
+    """``#progenitor``, ``#derivation`` and PROV-export links of the file ``key``."""
+    links_url = f"{service_url}/datalink/links?ID="
+    rows = [
+        _related(identifier, e, "#progenitor", links_url, "input of the activity that made it")
+        for e in progenitors
+    ]
+    rows += [_related(identifier, e, "#derivation", links_url, "made from it") for e in derivations]
+    if rows:
+        export = f"{service_url}/prov?ID={quote(str(key), safe='')}&RESPONSEFORMAT=PROV-JSON"
+        rows.append(
+            LinkRow(
+                identifier,
+                access_url=export,
+                semantics="#documentation",
+                description=f"W3C PROV-JSON of the lineage of {key}",
+                content_type="application/json",
+                local_semantics="provenance",
+            )
+        )
+    return rows

@@ -9,6 +9,10 @@ columns; TAP_SCHEMA itself is generated from this module's list, so it cannot dr
 
 Relations may carry hidden columns (names starting with ``_``) that the translator uses for
 the sky index; they are not in TAP_SCHEMA and ADQL cannot name them.
+
+The module is longer than the house's 600 lines on purpose: it is the one list of everything
+published (ivoa, lake, provenance, TAP_SCHEMA), which TAP_SCHEMA is generated from; moving the
+table classes to a module of their own would let the schemas live apart.
 """
 
 from __future__ import annotations
@@ -35,10 +39,12 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import Label
 
 from catalogue.harvest import LAKE_SOURCE
+from catalogue.models import ANONYMOUS
 from catalogue.obscore import OBSCORE_FIELDS, FieldKind, ObsCoreField
 from catalogue.store import tables as t
 from catalogue.store.harvest import source_clause
 from catalogue.store.tables import discoverable
+from catalogue.store.visibility import entity_visible
 
 OBSCORE_UTYPE = "ivo://ivoa.net/std/ObsCore#core-1.1"
 DATALINK_MIME = "application/x-votable+xml;content=datalink"
@@ -468,6 +474,293 @@ LAKE_TABLES = (
     ),
 )
 
+# --- provenance.* (ProvTAP-shaped, docs/provenance.md) ----------------------------------
+# TAP has no caller yet: the relations show what an anonymous caller may see (the one rule of
+# catalogue/store/visibility.py); a relation row naming an entity it may not see is left out.
+
+
+def _visible_entities() -> Select[Any]:
+    e = t.prov_entity
+    return (
+        select(e.c.id)
+        .select_from(e.outerjoin(t.did, t.did.c.id == e.c.did_id))
+        .where(entity_visible(ANONYMOUS))
+    )
+
+
+def _prov_relation(
+    table: Any, columns: Sequence[tuple[str, str]], entities: Sequence[str] = ()
+) -> Callable[[RelationContext], Select[Any]]:
+    """``SELECT column AS name ...`` from a provenance table, its entities visible."""
+
+    def relation(context: RelationContext) -> Select[Any]:
+        del context
+        statement = select(*(table.c[column].label(name) for column, name in columns))
+        for column in entities:
+            statement = statement.where(table.c[column].in_(_visible_entities()))
+        return statement
+
+    return relation
+
+
+def _prov_entities(context: RelationContext) -> Select[Any]:
+    del context
+    e, d = t.prov_entity.c, t.did.c
+    return (
+        select(
+            e.id.label("id"),
+            func.coalesce(e.uri, d.scope + ":" + d.name).label("name"),
+            d.scope.label("lake_scope"),
+            d.name.label("lake_name"),
+            e.did_id.label("did_id"),
+            e.uri.label("uri"),
+        )
+        .select_from(t.prov_entity.outerjoin(t.did, d.id == e.did_id))
+        .where(entity_visible(ANONYMOUS))
+    )
+
+
+def _id(name: str, what: str, *, main: bool = False) -> TapColumn:
+    ucd = "meta.id;meta.main" if main else "meta.id"
+    return TapColumn(name, "long", f"Identifier of {what}", ucd=ucd, indexed=True, principal=True)
+
+
+def _char(name: str, description: str, ucd: str | None = None, **extra: Any) -> TapColumn:
+    return TapColumn(name, "char", description, "*", ucd=ucd, **extra)
+
+
+def _time(name: str, description: str, ucd: str) -> TapColumn:
+    return TapColumn(name, "char", description, "*", xtype="timestamp", ucd=ucd)
+
+
+_ROLE = _char("role", "Function of the entity or agent in the relation (free text)", "meta.code")
+_PROV_UTYPE = "ivo://ivoa.net/std/ProvenanceDM"
+
+PROVENANCE_TABLES = (
+    TapTable(
+        "provenance",
+        "entity",
+        "Entities: lake DIDs (joinable with ivoa.obscore on lake_scope, lake_name and with "
+        "lake.files on did_id) and external resources named by URI",
+        (
+            _id("id", "the entity", main=True),
+            _char("name", "scope:name of the DID, or the URI", "meta.id", principal=True),
+            _char("lake_scope", "Scope of the DID (null for an external entity)", indexed=True),
+            _char("lake_name", "Name of the DID in its scope", indexed=True),
+            TapColumn("did_id", "long", "did_id of the DID in lake.*", ucd="meta.id", indexed=True),
+            _char("uri", "URI of an external entity", "meta.ref.uri"),
+        ),
+        _prov_entities,
+        utype=f"{_PROV_UTYPE}#Entity",
+    ),
+    TapTable(
+        "provenance",
+        "activity",
+        "Activities: processing steps that used and generated entities",
+        (
+            _id("id", "the activity", main=True),
+            _char("name", "Name of the activity", "meta.title", principal=True),
+            _char(
+                "activity_type", "ProvDM activity type: Reduction, Calibration, ...", "meta.code"
+            ),
+            _char("status", "COMPLETED, FAILED or ABORTED", "meta.code.status"),
+            _time("start_time", "When it started (UTC)", "time.start"),
+            _time("end_time", "When it ended (UTC)", "time.end"),
+            _char("comment", "Comment on the activity", "meta.note"),
+            _time("recorded_at", "When it was recorded in the catalogue (UTC)", "time.epoch"),
+        ),
+        _prov_relation(
+            t.prov_activity,
+            [
+                (c, c)
+                for c in (
+                    "id",
+                    "name",
+                    "activity_type",
+                    "status",
+                    "start_time",
+                    "end_time",
+                    "comment",
+                    "recorded_at",
+                )
+            ],
+        ),
+        utype=f"{_PROV_UTYPE}#Activity",
+    ),
+    TapTable(
+        "provenance",
+        "agent",
+        "Agents: people, organisations and software (with its version)",
+        (
+            _id("id", "the agent", main=True),
+            _char("name", "Name of the agent", "meta.id", principal=True),
+            _char("agent_type", "Person, Organization or SoftwareAgent", "meta.code"),
+            _char("version", "Version of the software (empty otherwise)", "meta.version"),
+            _char("affiliation", "Affiliation of the agent"),
+            _char("url", "Reference URL of the agent", "meta.ref.url"),
+        ),
+        _prov_relation(
+            t.prov_agent,
+            [(c, c) for c in ("id", "name", "agent_type", "version", "affiliation", "url")],
+        ),
+        utype=f"{_PROV_UTYPE}#Agent",
+    ),
+    TapTable(
+        "provenance",
+        "used",
+        "used: the activity used the entity, in a role",
+        (
+            _id("activity_id", "the activity"),
+            _id("entity_id", "the entity"),
+            _ROLE,
+            _time("usage_time", "When the use started (UTC)", "time.start"),
+        ),
+        _prov_relation(
+            t.prov_usage,
+            [
+                ("activity_id", "activity_id"),
+                ("entity_id", "entity_id"),
+                ("role", "role"),
+                ("time", "usage_time"),
+            ],
+            ["entity_id"],
+        ),
+        utype=f"{_PROV_UTYPE}#Used",
+    ),
+    TapTable(
+        "provenance",
+        "wasgeneratedby",
+        "wasGeneratedBy: the entity was generated by the activity, in a role",
+        (
+            _id("entity_id", "the entity"),
+            _id("activity_id", "the activity"),
+            _ROLE,
+            _time("generation_time", "When it was generated (UTC)", "time.end"),
+        ),
+        _prov_relation(
+            t.prov_generation,
+            [
+                ("entity_id", "entity_id"),
+                ("activity_id", "activity_id"),
+                ("role", "role"),
+                ("time", "generation_time"),
+            ],
+            ["entity_id"],
+        ),
+        utype=f"{_PROV_UTYPE}#WasGeneratedBy",
+    ),
+    TapTable(
+        "provenance",
+        "wasderivedfrom",
+        "wasDerivedFrom as asserted by the recorder (the activity path is wasgeneratedby and used)",
+        (
+            _id("generated_entity_id", "the derived entity"),
+            _id("used_entity_id", "the entity it was derived from"),
+            TapColumn(
+                "activity_id", "long", "Identifier of the activity that recorded it", ucd="meta.id"
+            ),
+        ),
+        _prov_relation(
+            t.prov_derivation,
+            [
+                ("generated_id", "generated_entity_id"),
+                ("used_id", "used_entity_id"),
+                ("activity_id", "activity_id"),
+            ],
+            ["generated_id", "used_id"],
+        ),
+        utype=f"{_PROV_UTYPE}#WasDerivedFrom",
+    ),
+    TapTable(
+        "provenance",
+        "wasassociatedwith",
+        "wasAssociatedWith: the agent had a role in the activity",
+        (_id("activity_id", "the activity"), _id("agent_id", "the agent"), _ROLE),
+        _prov_relation(t.prov_association, [(c, c) for c in ("activity_id", "agent_id", "role")]),
+        utype=f"{_PROV_UTYPE}#WasAssociatedWith",
+    ),
+    TapTable(
+        "provenance",
+        "wasattributedto",
+        "wasAttributedTo: the entity is ascribed to the agent",
+        (_id("entity_id", "the entity"), _id("agent_id", "the agent"), _ROLE),
+        _prov_relation(
+            t.prov_attribution, [(c, c) for c in ("entity_id", "agent_id", "role")], ["entity_id"]
+        ),
+        utype=f"{_PROV_UTYPE}#WasAttributedTo",
+    ),
+    TapTable(
+        "provenance",
+        "wasinformedby",
+        "wasInformedBy: the informed activity used something the informant generated",
+        (
+            _id("informed_activity_id", "the informed activity"),
+            _id("informant_activity_id", "the informant"),
+        ),
+        _prov_relation(
+            t.prov_communication,
+            [("informed_id", "informed_activity_id"), ("informant_id", "informant_activity_id")],
+        ),
+        utype=f"{_PROV_UTYPE}#WasInformedBy",
+    ),
+    TapTable(
+        "provenance",
+        "parameter",
+        "Configuration parameters of activities (ProvDM Parameter), typed",
+        (
+            _id("activity_id", "the activity"),
+            _char("name", "Name of the parameter", "meta.id", principal=True),
+            _char("value_text", "The value as a string (ProvDM Parameter.value)", principal=True),
+            _char("value_type", "string, integer, float, boolean or datetime", "meta.code"),
+            TapColumn("value_num", "double", "Numeric value (numbers and booleans)", indexed=True),
+            _time("value_time", "Time value (UTC)", "time.epoch"),
+            _char("unit", "VO unit of the value", "meta.unit"),
+            _char("ucd", "UCD of the value", "meta.ucd"),
+        ),
+        _prov_relation(
+            t.prov_parameter,
+            [
+                ("activity_id", "activity_id"),
+                ("name", "name"),
+                ("value", "value_text"),
+                ("value_type", "value_type"),
+                ("v_num", "value_num"),
+                ("v_time", "value_time"),
+                ("unit", "unit"),
+                ("ucd", "ucd"),
+            ],
+        ),
+        utype=f"{_PROV_UTYPE}#Parameter",
+    ),
+)
+
+
+def _prov_key(name: str, from_table: str, target: str, column: str) -> ForeignKey:
+    return ForeignKey(
+        f"provenance_{name}",
+        f"provenance.{from_table}",
+        f"provenance.{target}",
+        ((column, "id"),),
+        f"The {target} {from_table}.{column} names",
+    )
+
+
+PROVENANCE_KEYS = (
+    _prov_key("used_activity", "used", "activity", "activity_id"),
+    _prov_key("used_entity", "used", "entity", "entity_id"),
+    _prov_key("generated_entity", "wasgeneratedby", "entity", "entity_id"),
+    _prov_key("generated_activity", "wasgeneratedby", "activity", "activity_id"),
+    _prov_key("derived_generated", "wasderivedfrom", "entity", "generated_entity_id"),
+    _prov_key("derived_used", "wasderivedfrom", "entity", "used_entity_id"),
+    _prov_key("associated_activity", "wasassociatedwith", "activity", "activity_id"),
+    _prov_key("associated_agent", "wasassociatedwith", "agent", "agent_id"),
+    _prov_key("attributed_entity", "wasattributedto", "entity", "entity_id"),
+    _prov_key("attributed_agent", "wasattributedto", "agent", "agent_id"),
+    _prov_key("informed", "wasinformedby", "activity", "informed_activity_id"),
+    _prov_key("informant", "wasinformedby", "activity", "informant_activity_id"),
+    _prov_key("parameter_activity", "parameter", "activity", "activity_id"),
+)
+
 # --- TAP_SCHEMA ---------------------------------------------------------------------------
 
 
@@ -524,10 +817,16 @@ _TAP_SCHEMA_COLUMNS: dict[str, tuple[TapColumn, ...]] = {
 SCHEMAS = (
     SchemaInfo("ivoa", "IVOA-defined tables: the ObsCore view of the data lake"),
     SchemaInfo("lake", "The data lake's namespace: files, collections, replicas and RSEs"),
+    SchemaInfo(
+        "provenance",
+        "IVOA Provenance DM 1.0 (shaped like the ProvTAP draft): who made what from what",
+        "ivo://ivoa.net/std/ProvenanceDM",
+    ),
     SchemaInfo("TAP_SCHEMA", "Metadata of the tables this service publishes"),
 )
 
 KEYS = (
+    *PROVENANCE_KEYS,
     ForeignKey(
         "lake_replicas_file",
         "lake.replicas",
@@ -656,7 +955,12 @@ TAP_SCHEMA_TABLES = (
     _tap_schema_table("key_columns", "The columns of the foreign keys"),
 )
 
-ALL_TABLES: tuple[TapTable, ...] = (OBSCORE, *LAKE_TABLES, *TAP_SCHEMA_TABLES)
+ALL_TABLES: tuple[TapTable, ...] = (
+    OBSCORE,
+    *LAKE_TABLES,
+    *PROVENANCE_TABLES,
+    *TAP_SCHEMA_TABLES,
+)
 
 
 class TableSet:

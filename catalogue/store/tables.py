@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     ColumnElement,
     DateTime,
@@ -336,6 +337,128 @@ harvest_record = Table(
     Index(None, "source_id", "last_run_id"),
 )
 
+
+# Provenance (IVOA ProvDM 1.0, docs/provenance.md). An entity is a lake DID or an external
+# resource named by URI; relations name entities and activities by these ids. Every relation
+# is indexed from both ends, so lineage walks up and down with index lookups.
+prov_entity = Table(
+    "prov_entity",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("did_id", Id, ForeignKey("did.id"), unique=True),
+    Column("uri", Text, unique=True),
+    Column("created_at", Timestamp, nullable=False),
+    CheckConstraint("(did_id IS NULL) <> (uri IS NULL)", name="did_or_uri"),
+)
+
+prov_activity = Table(
+    "prov_activity",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("activity_type", String(64)),  # ProvDM ActivityDescription.type: Reduction, ...
+    Column("status", String(16), nullable=False),
+    Column("start_time", Timestamp),
+    Column("end_time", Timestamp),
+    Column("comment", Text),
+    Column("recorded_at", Timestamp, nullable=False),
+    Column("recorded_by", Text, nullable=False),  # the caller's subject
+    Index(None, "name", "start_time"),
+    Index(None, "start_time"),
+)
+
+# People, organisations and software (with its version); one row per (type, name, version).
+prov_agent = Table(
+    "prov_agent",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("agent_type", String(16), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("version", String(64), nullable=False),  # "" when not versioned
+    Column("affiliation", Text),
+    Column("url", Text),
+    Column("comment", Text),
+    UniqueConstraint("agent_type", "name", "version"),
+)
+
+# Configuration (ProvDM ActivityConfiguration): typed as did_meta, with ParameterDescription's
+# unit and UCD; ``value`` is ProvDM's string form, the typed columns are what queries compare.
+prov_parameter = Table(
+    "prov_parameter",
+    metadata,
+    Column("activity_id", Id, ForeignKey("prov_activity.id"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("value_type", String(16), nullable=False),
+    Column("v_text", Text),
+    Column("v_num", Float),
+    Column("v_time", Timestamp),
+    Column("unit", String(64)),
+    Column("ucd", String(128)),
+    PrimaryKeyConstraint("activity_id", "name"),
+    Index(None, "name", "v_num"),
+    Index(None, "name", "v_text"),
+)
+
+prov_usage = Table(  # used
+    "prov_usage",
+    metadata,
+    Column("activity_id", Id, ForeignKey("prov_activity.id"), nullable=False),
+    Column("entity_id", Id, ForeignKey("prov_entity.id"), nullable=False),
+    Column("role", String(128)),
+    Column("time", Timestamp),
+    PrimaryKeyConstraint("activity_id", "entity_id"),
+    Index(None, "entity_id", "activity_id"),
+)
+
+prov_generation = Table(  # wasGeneratedBy: an entity has at most one generating activity
+    "prov_generation",
+    metadata,
+    Column("entity_id", Id, ForeignKey("prov_entity.id"), primary_key=True),
+    Column("activity_id", Id, ForeignKey("prov_activity.id"), nullable=False),
+    Column("role", String(128)),
+    Column("time", Timestamp),
+    Index(None, "activity_id", "entity_id"),
+)
+
+prov_derivation = Table(  # wasDerivedFrom, as asserted (the activity path is usage+generation)
+    "prov_derivation",
+    metadata,
+    Column("generated_id", Id, ForeignKey("prov_entity.id"), nullable=False),
+    Column("used_id", Id, ForeignKey("prov_entity.id"), nullable=False),
+    Column("activity_id", Id, ForeignKey("prov_activity.id")),
+    PrimaryKeyConstraint("generated_id", "used_id"),
+    Index(None, "used_id", "generated_id"),
+)
+
+prov_association = Table(  # wasAssociatedWith
+    "prov_association",
+    metadata,
+    Column("activity_id", Id, ForeignKey("prov_activity.id"), nullable=False),
+    Column("agent_id", Id, ForeignKey("prov_agent.id"), nullable=False),
+    Column("role", String(128)),
+    PrimaryKeyConstraint("activity_id", "agent_id"),
+    Index(None, "agent_id"),
+)
+
+prov_attribution = Table(  # wasAttributedTo
+    "prov_attribution",
+    metadata,
+    Column("entity_id", Id, ForeignKey("prov_entity.id"), nullable=False),
+    Column("agent_id", Id, ForeignKey("prov_agent.id"), nullable=False),
+    Column("role", String(128)),
+    PrimaryKeyConstraint("entity_id", "agent_id"),
+    Index(None, "agent_id"),
+)
+
+prov_communication = Table(  # wasInformedBy
+    "prov_communication",
+    metadata,
+    Column("informed_id", Id, ForeignKey("prov_activity.id"), nullable=False),
+    Column("informant_id", Id, ForeignKey("prov_activity.id"), nullable=False),
+    PrimaryKeyConstraint("informed_id", "informant_id"),
+    Index(None, "informant_id"),
+)
 
 # Search (docs/search.md). Every write that changes how a DID looks in search adds one outbox
 # row per DID in its own transaction; the Elasticsearch worker (indexer/) drains them in order.
