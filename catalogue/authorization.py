@@ -121,12 +121,17 @@ class AccessPolicy:
             authenticated=caller.authenticated,
         )
 
-    def require_write(self, caller: Caller, scopes: Iterable[str]) -> None:
-        """Refuse a write into any scope the caller may not write."""
+    def writer(self, caller: Caller) -> Rights:
+        """The rights of a caller about to write; an anonymous one is refused outright."""
         rights = self.rights(caller)
         if not rights.authenticated:
             msg = "writing needs an authenticated caller: send a bearer token"
             raise AuthenticationRequiredError(msg)
+        return rights
+
+    def require_write(self, caller: Caller, scopes: Iterable[str]) -> None:
+        """Refuse a write into any scope the caller may not write."""
+        rights = self.writer(caller)
         denied = sorted({s for s in scopes if not rights.may_write(s)})
         if denied:
             msg = f"{caller.subject} may not write in scope(s) {', '.join(denied)}"
@@ -134,10 +139,6 @@ class AccessPolicy:
 
     def require_admin(self, caller: Caller, action: str) -> None:
         """Refuse an operator's action (RSEs, harvests) to anyone but an administrator."""
-        rights = self.rights(caller)
-        if not rights.authenticated:
-            msg = "writing needs an authenticated caller: send a bearer token"
-            raise AuthenticationRequiredError(msg)
-        if not rights.admin:
+        if not self.writer(caller).admin:
             msg = f"{caller.subject} may not {action}: it takes lake.admin"
             raise PermissionDeniedError(msg)

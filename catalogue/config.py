@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     auth_groups: dict[str, Any] = Field(default_factory=dict)
     # Development only: accept tokens minted by `lakecat token` with a key in data_dir.
     auth_local_issuer: bool = False
+    # Request bodies above this many bytes are refused (413); TAP uploads are 16 MiB at most.
+    max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
     @property
     def resolved_database_url(self) -> str:

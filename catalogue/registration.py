@@ -8,6 +8,7 @@ so a refused file never leaves half of itself behind.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -31,6 +32,8 @@ class Registration:
     moc_order: int
     index_cells: int
     track_outcomes: bool = False
+    #: Whether the caller may write a DID scope (catalogue/authorization.py); None: any.
+    may_write: Callable[[str], bool] | None = None
     summary: RunSummary = field(default_factory=RunSummary)
     _analysed_at: int = 0
 
@@ -80,18 +83,21 @@ class Registration:
         return self.summary
 
     async def _check_scopes(self, accepted: list[Accepted]) -> list[Accepted]:
-        """Harvest sources' scopes hold only what their harvests write."""
+        """Files the caller may write, outside harvest sources' scopes (theirs alone)."""
         scopes = {p.spec.key.scope for _, p in accepted}
         scopes |= {c.dataset.scope for c, _ in accepted if c.dataset is not None}
         taken = await harvest.harvested_scopes(self.session, scopes)
-        if not taken:
+        denied = {s for s in scopes if self.may_write is not None and not self.may_write(s)}
+        if not taken and not denied:
             return accepted
         usable: list[Accepted] = []
         for candidate, item in accepted:
             wanted = {item.spec.key.scope}
             if candidate.dataset is not None:
                 wanted.add(candidate.dataset.scope)
-            if wanted & taken:
+            if wanted & denied:
+                self.refuse(candidate.where, f"no write permission in scope {min(wanted & denied)}")
+            elif wanted & taken:
                 self.refuse(candidate.where, harvest.harvested_scope_problem(min(wanted & taken)))
             else:
                 usable.append((candidate, item))

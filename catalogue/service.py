@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalogue import harvesting, recording
+from catalogue.authorization import AccessPolicy
 from catalogue.bulk_reads import BulkReads
 from catalogue.config import Settings
 from catalogue.coverage import Coverage, check_order
@@ -100,8 +101,11 @@ class Catalogue:
         moc_order: int = 10,
         index_cells: int = 24,
         batch_size: int = 2000,
+        policy: AccessPolicy | None = None,
     ) -> None:
         self._sessions = sessions
+        #: Who may write what (catalogue/authorization.py); every write asks it first.
+        self.policy = policy or AccessPolicy()
         self.reads = BulkReads(sessions)
         self.provenance = ProvenanceReads(sessions)
         self.moc_order = moc_order
@@ -112,6 +116,7 @@ class Catalogue:
 
     async def add_rse(self, rse: RSE, *, caller: Caller = LOCAL_OPERATOR) -> None:
         """Register a storage element."""
+        self.policy.require_admin(caller, "register RSEs")
         check_rse(rse)
         async with self._sessions.begin() as session:
             await rses.add_rse(session, rse, _now())
@@ -143,6 +148,7 @@ class Catalogue:
         caller: Caller = LOCAL_OPERATOR,
     ) -> DID:
         """Create an open dataset or container (idempotent for the same type)."""
+        self.policy.require_write(caller, [key.scope])
         if did_type is DIDType.FILE:
             raise InvalidInputError("files are registered with their checksums, not created empty")
         async with self._sessions.begin() as session:
@@ -161,6 +167,7 @@ class Catalogue:
         self, parent: DIDKey, children: Sequence[DIDKey], *, caller: Caller = LOCAL_OPERATOR
     ) -> int:
         """Attach DIDs to a collection; returns how many were new. Cycles are rejected."""
+        self.policy.require_write(caller, [parent.scope])
         async with self._sessions.begin() as session:
             parent_row = await dids.require_did(session, parent)
             rows = [await dids.require_did(session, c) for c in children]
@@ -174,6 +181,7 @@ class Catalogue:
         self, parent: DIDKey, children: Sequence[DIDKey], *, caller: Caller = LOCAL_OPERATOR
     ) -> int:
         """Detach DIDs from a collection; returns how many were attached."""
+        self.policy.require_write(caller, [parent.scope])
         async with self._sessions.begin() as session:
             parent_row = await dids.require_did(session, parent)
             rows = [await dids.require_did(session, c) for c in children]
@@ -185,6 +193,7 @@ class Catalogue:
 
     async def close(self, key: DIDKey, *, caller: Caller = LOCAL_OPERATOR) -> None:
         """Close a collection to new content."""
+        self.policy.require_write(caller, [key.scope])
         async with self._sessions.begin() as session:
             row = await dids.require_did(session, key)
             await dids.close(session, row, _now())
@@ -193,6 +202,7 @@ class Catalogue:
 
     async def delete(self, key: DIDKey, *, caller: Caller = LOCAL_OPERATOR) -> None:
         """Delete a file or an empty collection; its name stays taken for all time."""
+        self.policy.require_write(caller, [key.scope])
         async with self._sessions.begin() as session:
             row = await dids.require_did(session, key)
             # Its parents' extents are recomputed up to the top; its document goes.
@@ -210,6 +220,7 @@ class Catalogue:
         caller: Caller = LOCAL_OPERATOR,
     ) -> None:
         """Set metadata keys of a DID; others are kept unless ``replace_all``."""
+        self.policy.require_write(caller, [key.scope])
         values = check_metadata(metadata)
         async with self._sessions.begin() as session:
             row = await dids.require_did(session, key)
@@ -221,6 +232,7 @@ class Catalogue:
         self, key: DIDKey, replicas: Sequence[ReplicaSpec], *, caller: Caller = LOCAL_OPERATOR
     ) -> int:
         """Add replicas of a file; returns how many were new."""
+        self.policy.require_write(caller, [key.scope])
         async with self._sessions.begin() as session:
             row = await dids.require_did(session, key)
             added = await rses.add_replicas(session, row, replicas, _now())
@@ -233,6 +245,7 @@ class Catalogue:
         self, key: DIDKey, rse: str, state: ReplicaState, *, caller: Caller = LOCAL_OPERATOR
     ) -> None:
         """Set the state of a file's replica on an RSE."""
+        self.policy.require_write(caller, [key.scope])
         async with self._sessions.begin() as session:
             row = await dids.require_did(session, key)
             await rses.set_replica_state(session, row, rse, state, _now())
@@ -317,9 +330,14 @@ class Catalogue:
         so every problem is reported. Otherwise (FITS walks) each batch commits, and refused
         files are skipped and reported (docs/decisions/0003-ingest-atomicity.md).
         """
+        rights = self.policy.writer(caller)
         async with self._sessions() as session:
             run = Registration(
-                session, self.moc_order, self._index_cells, track_outcomes=track_outcomes
+                session,
+                self.moc_order,
+                self._index_cells,
+                track_outcomes=track_outcomes,
+                may_write=rights.may_write,
             )
             transaction = await session.begin()
             for batch in _batches(items, self._batch_size):
@@ -355,8 +373,17 @@ class Catalogue:
         nothing; every problem is reported with the input it concerns.
         """
         check_activity(spec)
+        rights = self.policy.writer(caller)
+        # Lineage of an existing DID is written about it: the caller must be able to write it.
+        self.policy.require_write(caller, [output.did.scope for output in spec.generated])
         async with self._sessions() as session:
-            run = Registration(session, self.moc_order, self._index_cells, track_outcomes=True)
+            run = Registration(
+                session,
+                self.moc_order,
+                self._index_cells,
+                track_outcomes=True,
+                may_write=rights.may_write,
+            )
             transaction = await session.begin()
             result = await recording.record(session, spec, list(new_files), run, caller)
             if result.problems:
@@ -374,6 +401,7 @@ class Catalogue:
         self, spec: SourceSpec, *, caller: Caller = LOCAL_OPERATOR, resume: bool = True
     ) -> Harvest:
         """A harvest run of the source: its failed last run continued, or a new one."""
+        self.policy.require_admin(caller, "harvest")
         return await harvesting.start(
             self._sessions,
             spec,

@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TypedDict
 
+import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
@@ -16,14 +18,17 @@ from strawberry.asgi import GraphQL
 from bridges.harvest.publish import hips_routes
 from bridges.provenance import ProvenanceExport
 from bridges.tap.app import TapService
+from catalogue.authorization import AccessPolicy
 from catalogue.config import Settings
 from catalogue.search import SearchBackend
 from catalogue.service import Catalogue
 from catalogue.store.engine import create_engine, create_sessions, migrate
 from catalogue.store.search_sql import RelationalSearch
 from indexer.lifespan import run_indexer
+from schema.body_limit import BodySizeLimit
 from schema.context import Context
 from schema.graphql import schema
+from schema.security import BearerAuthentication, build_verifier
 
 VERSION = "0.1.0"
 
@@ -67,9 +72,13 @@ class GraphQLApp(GraphQL[Context, None]):
     """The GraphQL endpoint (GraphiQL on GET from a browser); one Context per request."""
 
     async def get_context(self, request: Request, response: object) -> Context:  # type: ignore[override]
-        """The catalogue from the lifespan state; the caller is anonymous until issue 8."""
-        del response
-        return Context(catalogue=request.state.catalogue, search=request.state.search)
+        """The catalogue from the lifespan state, the caller from the request's token."""
+        return Context(
+            catalogue=request.state.catalogue,
+            caller=request.state.caller,
+            search=request.state.search,
+            response=response,
+        )
 
 
 def create_app(settings: Settings, *, run_migrations: bool = True) -> Starlette:
@@ -79,7 +88,10 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> Starlette:
         create_sessions(engine),
         moc_order=settings.moc_order,
         index_cells=settings.index_cells,
+        policy=AccessPolicy.from_config(settings.auth_groups),
     )
+    key_client = httpx.AsyncClient(timeout=10)  # fetches issuers' keys (schema/tokens.py)
+    verifier = build_verifier(settings, key_client)
     tap = TapService(engine, catalogue, settings)
 
     @asynccontextmanager
@@ -101,6 +113,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> Starlette:
             yield {"catalogue": catalogue, "settings": settings, "search": search}
         finally:
             await indexing.aclose()
+            await key_client.aclose()
             await tap.stop()
             await engine.dispose()
 
@@ -113,6 +126,10 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> Starlette:
             Mount("/datalink", routes=tap.datalink_routes()),
             Mount("/hips", routes=hips_routes(catalogue, settings)),
             *ProvenanceExport(catalogue, settings).routes(),
+        ],
+        middleware=[
+            Middleware(BodySizeLimit, limit=settings.max_request_bytes),
+            Middleware(BearerAuthentication, verifier=verifier),
         ],
         lifespan=lifespan,
     )

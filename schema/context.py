@@ -78,6 +78,7 @@ class Context:
     catalogue: Catalogue
     caller: Caller = ANONYMOUS
     search: SearchBackend | None = None
+    response: Any = None  # the HTTP response being built: status and headers (AuthStatus)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

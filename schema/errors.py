@@ -17,12 +17,15 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, SchemaExtension
 
 from catalogue import errors
+from catalogue.authorization import AuthenticationRequiredError, PermissionDeniedError
 
 T = TypeVar("T")
 _log = logging.getLogger("lakecat.graphql")
 UNEXPECTED = "Unexpected error."
 
 _CODES: dict[type[errors.CatalogueError], str] = {
+    AuthenticationRequiredError: "UNAUTHENTICATED",
+    PermissionDeniedError: "FORBIDDEN",
     errors.InvalidInputError: "BAD_USER_INPUT",
     errors.NotFoundError: "NOT_FOUND",
     errors.ConflictError: "CONFLICT",
@@ -70,6 +73,8 @@ async def guarded(work: Awaitable[T], field: str | None = None) -> T | UserProbl
     """Await a write; a catalogue error becomes its union member."""
     try:
         return await work
+    except PermissionDeniedError:
+        raise  # not a refusal of the input: a top-level error, 401 or 403 (AuthStatus)
     except errors.CatalogueError as exc:
         return as_problem(exc, field)
 
@@ -105,6 +110,30 @@ class ErrorCodes(SchemaExtension):
             else:
                 continue
             error.extensions = {**(error.extensions or {}), "code": code}
+
+
+class AuthStatus(SchemaExtension):
+    """Answer 401 (with ``WWW-Authenticate``) or 403 when a write was refused for its caller.
+
+    The GraphQL error still says why; the status lets HTTP clients and proxies see it too.
+    """
+
+    def on_operation(self) -> Any:
+        yield
+        result = self.execution_context.result
+        context = self.execution_context.context
+        response = getattr(context, "response", None)
+        found = [e.original_error for e in (result.errors if result else None) or []]
+        if response is None:
+            return
+        if any(isinstance(e, AuthenticationRequiredError) for e in found):
+            response.status_code = 401
+            response.headers["WWW-Authenticate"] = 'Bearer realm="lakecat"'
+        elif any(isinstance(e, PermissionDeniedError) for e in found):
+            response.status_code = 403
+            response.headers["WWW-Authenticate"] = (
+                'Bearer realm="lakecat", error="insufficient_scope"'
+            )
 
 
 def mask_errors() -> MaskErrors:

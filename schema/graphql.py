@@ -12,7 +12,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
-from schema.errors import ErrorCodes, mask_errors
+from schema.errors import AuthStatus, ErrorCodes, mask_errors
 from schema.limits import PaginationLimit
 from schema.mutation import Mutation as CatalogueMutation
 from schema.provenance_mutation import ProvenanceMutation
@@ -29,6 +29,7 @@ _EXTENSIONS: list[Any] = [  # factories: a fresh extension for each request
     lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
     PaginationLimit,
     ErrorCodes,
+    AuthStatus,
     mask_errors,
 ]
 

@@ -13,13 +13,16 @@ from __future__ import annotations
 import json
 import time
 
+import httpx
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bridges.tap.formats import error_document
+from catalogue.config import Settings
 from catalogue.models import ANONYMOUS
-from schema.tokens import TokenError, TokenVerifier
+from schema.local_issuer import LOCAL_ISSUER, local_key_set
+from schema.tokens import JwksCache, TokenError, TokenVerifier
 
 REALM = "lakecat"
 VOTABLE = "application/x-votable+xml"
@@ -48,6 +51,21 @@ def refusal(path: str, status: int, message: str, *, error: str | None) -> Respo
     code = "UNAUTHENTICATED" if status == 401 else "FORBIDDEN"  # noqa: PLR2004
     body = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
     return Response(json.dumps(body), status, headers=headers, media_type="application/json")
+
+
+def build_verifier(settings: Settings, client: httpx.AsyncClient) -> TokenVerifier | None:
+    """The configured issuers (and the local one, when enabled); None when there are none."""
+    local = {LOCAL_ISSUER: local_key_set(settings)} if settings.auth_local_issuer else {}
+    if not settings.auth_issuers and not local:
+        return None
+    cache = JwksCache(client, ttl=settings.auth_jwks_ttl, jwks_urls=settings.auth_jwks_urls)
+    return TokenVerifier(
+        settings.auth_issuers,
+        settings.auth_audiences,
+        cache,
+        leeway=settings.auth_leeway,
+        local_keys=local,
+    )
 
 
 class BearerAuthentication:

@@ -162,8 +162,14 @@ class TapService:
             default_rec=self.settings.tap_default_rec,
             upload_limit_bytes=MAX_UPLOAD_BYTES,
             retention_period=self.settings.tap_destruction_days * 86400,
+            security_methods=[vosi.TOKEN_METHOD] if self._accepts_tokens else [],
         )
         return Response(content, media_type=XML)
+
+    @property
+    def _accepts_tokens(self) -> bool:
+        """Whether the service verifies bearer tokens (schema/security.py)."""
+        return bool(self.settings.auth_issuers or self.settings.auth_local_issuer)
 
     async def availability(self, request: Request) -> Response:
         """VOSI availability."""

@@ -32,6 +32,7 @@ from starlette.routing import BaseRoute, Route
 from bridges.tap.errors import TapError
 from bridges.tap.formats import VOTABLE_MIME, error_document
 from bridges.tap.params import TapRequest, read_request
+from catalogue.models import ANONYMOUS, Caller
 from catalogue.store import jobs
 from catalogue.store.jobs import ACTIVE_PHASES, JobRecord, Parameters, Phase
 
@@ -137,8 +138,10 @@ class JobRunner:
 
     # --- what the routes ask for ------------------------------------------------------
 
-    async def create_job(self, request: TapRequest, service_url: str) -> str:
-        """A new PENDING job from DALI parameters; its id."""
+    async def create_job(
+        self, request: TapRequest, service_url: str, owner: str | None = None
+    ) -> str:
+        """A new PENDING job from DALI parameters, owned by ``owner`` (None: anonymous)."""
         parameters, uploads = _job_parameters(request, {})
         now = _now()
         async with self.sessions.begin() as session:
@@ -147,7 +150,7 @@ class JobRunner:
                 parameters=parameters,
                 uploads=uploads,
                 run_id=request.get("RUNID"),
-                owner=None,  # anonymous until authentication arrives
+                owner=owner,
                 service_url=service_url,
                 now=now,
                 destruction_at=now + self.destruction,
@@ -163,11 +166,17 @@ class JobRunner:
         return job
 
     async def list_jobs(
-        self, phases: Iterable[Phase], after: datetime | None, last: int | None
+        self,
+        phases: Iterable[Phase],
+        after: datetime | None,
+        last: int | None,
+        owner: str | None = None,
     ) -> list[JobRecord]:
-        """Jobs newest first, filtered as in UWS 1.1 §2.2.1.1."""
+        """``owner``'s jobs (None: the anonymous ones) newest first, as UWS 1.1 §2.2.1.1."""
         async with self.sessions() as session:
-            return await jobs.list_jobs(session, phases=set(phases), after=after, last=last)
+            return await jobs.list_jobs(
+                session, phases=set(phases), after=after, last=last, owner=owner, by_owner=True
+            )
 
     async def run_job(self, job_id: str) -> None:
         """Queue a PENDING or HELD job."""
@@ -496,11 +505,28 @@ def job_list_document(found: Iterable[JobRecord], jobs_url: str) -> bytes:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def _answering(handler: Handler) -> Handler:
-    """Answer a UWS or DALI parameter error with its status and message, in plain text."""
+def _owner(request: Request) -> str | None:
+    """The job owner a request speaks for: its caller's subject, None when anonymous."""
+    caller: Caller = getattr(request.state, "caller", ANONYMOUS)
+    return caller.subject if caller.authenticated else None
+
+
+def _answering(handler: Handler, runner: JobRunner) -> Handler:
+    """Answer a UWS or DALI parameter error with its status and message, in plain text.
+
+    A job belongs to whoever created it: another caller gets 403 (an anonymous caller 401,
+    so that a client that forgot its token learns it); anonymous jobs are anyone's who
+    holds their URL, as before authentication.
+    """
 
     async def endpoint(request: Request) -> Response:
         try:
+            job_id = request.path_params.get("job_id")
+            if job_id is not None:
+                job = await runner.get_job(job_id)
+                if job.owner is not None and job.owner != _owner(request):
+                    status = 401 if _owner(request) is None else 403
+                    raise UwsError(f"job {job_id!r} belongs to another caller", status=status)
             return await handler(request)
         except TapError as error:
             return PlainTextResponse(error.message, status_code=error.status)
@@ -567,12 +593,13 @@ class _Resources:
             _phases(_param(request, "PHASE")),
             max((_instant(v, "AFTER") for v in after), default=None),
             _integer(last[-1], "LAST") if last else None,
+            _owner(request),
         )
         return _xml(job_list_document(found, _jobs_url(request)))
 
     async def create(self, request: Request) -> Response:
         params = await read_request(request)
-        job_id = await self.runner.create_job(params, _jobs_url(request))
+        job_id = await self.runner.create_job(params, _jobs_url(request), _owner(request))
         if (params.get("PHASE") or "").upper() == "RUN":
             await self.runner.run_job(job_id)
         return _see(_job_url(request, job_id))
@@ -678,7 +705,7 @@ def async_routes(runner: JobRunner) -> list[BaseRoute]:
     read, write, any_ = ["GET"], ["GET", "POST"], ["GET", "POST", "DELETE"]
 
     def route(path: str, handler: Handler, methods: list[str]) -> Route:
-        return Route(path, _answering(handler), methods=methods)
+        return Route(path, _answering(handler, runner), methods=methods)
 
     return [
         route("/", r.job_list, write),

@@ -88,6 +88,10 @@ ADQL_FEATURES: Mapping[str, tuple[Feature, ...]] = {
 }
 
 
+#: IVOA SSO: a bearer token in ``Authorization`` (RFC 6750).
+TOKEN_METHOD = "ivo://ivoa.net/sso#token"  # noqa: S105 - a standard identifier, no secret
+
+
 def capabilities(
     base_url: str,
     *,
@@ -99,15 +103,21 @@ def capabilities(
     upload_limit_bytes: int,
     retention_period: int = 7 * 24 * 3600,
     features: Mapping[str, Sequence[Feature]] = ADQL_FEATURES,
+    security_methods: Sequence[str] = (),
 ) -> bytes:
     """The VOSI capabilities of the TAP service at ``base_url`` (limits in seconds and rows).
 
     ``datalink_url`` is the full URL of the DataLink ``{links}`` endpoint, which lives at the
-    service root rather than under the TAP base.
+    service root rather than under the TAP base. Each of ``security_methods`` (IVOA SSO
+    identifiers, e.g. ``ivo://ivoa.net/sso#token``) adds an interface of the TAP and DataLink
+    capabilities at the same URL declaring it, beside the anonymous one (TAP 1.1 §2,
+    VODataService: an interface without ``securityMethod`` is anonymous).
     """
     root = ET.Element(f"{{{_CAP}}}capabilities", {"xmlns:tr": _TR, "xmlns:vs": _VS})
     root.set("xmlns:vr", _VR)
-    tap = _capability(root, "ivo://ivoa.net/std/TAP", base_url, version="1.1")
+    tap = _capability(
+        root, "ivo://ivoa.net/std/TAP", base_url, version="1.1", secured=security_methods
+    )
     tap.set(_XSI_TYPE, "tr:TableAccess")
     description = ET.Element("description")
     description.text = (
@@ -135,17 +145,25 @@ def capabilities(
     examples = ET.SubElement(root, "capability", {"standardID": "ivo://ivoa.net/std/DALI#examples"})
     interface = ET.SubElement(examples, "interface", {_XSI_TYPE: "vr:WebBrowser"})
     _text(interface, "accessURL", f"{base_url}/examples", {"use": "full"})
-    _datalink(root, datalink_url)
+    _datalink(root, datalink_url, security_methods)
     return _document(root)
 
 
 def _capability(
-    root: ET.Element, standard_id: str, url: str, *, version: str | None = None
+    root: ET.Element,
+    standard_id: str,
+    url: str,
+    *,
+    version: str | None = None,
+    secured: Sequence[str] = (),
 ) -> ET.Element:
     capability = ET.SubElement(root, "capability", {"standardID": standard_id})
     attrs = {_XSI_TYPE: "vs:ParamHTTP", "role": "std", **_optional({"version": version})}
-    interface = ET.SubElement(capability, "interface", attrs)
-    _text(interface, "accessURL", url, {"use": "base" if version else "full"})
+    for method in ("", *secured):
+        interface = ET.SubElement(capability, "interface", attrs)
+        _text(interface, "accessURL", url, {"use": "base" if version else "full"})
+        if method:
+            ET.SubElement(interface, "securityMethod", {"standardID": method})
     return capability
 
 
@@ -181,15 +199,18 @@ def _limits(parent: ET.Element, name: str, default: int, hard: int, unit: str = 
     _text(element, "hard", str(hard), attrs)
 
 
-def _datalink(root: ET.Element, url: str) -> None:
+def _datalink(root: ET.Element, url: str, secured: Sequence[str]) -> None:
     """DataLink 1.1 §3.3: the ``{links}`` endpoint declared with a ParamHTTP interface.
 
     The ``param`` and ``queryType`` elements of the standard's example are left out: pyvo
     warns about each of them every time it reads the capabilities, and DALI-sync endpoints
     take GET and POST with the standard ID and RESPONSEFORMAT anyway.
     """
-    capability = _capability(root, "ivo://ivoa.net/std/DataLink#links-1.1", url, version="1.1")
-    _text(capability[0], "resultType", DATALINK_MIME)
+    capability = _capability(
+        root, "ivo://ivoa.net/std/DataLink#links-1.1", url, version="1.1", secured=secured
+    )
+    for interface in capability:
+        _text(interface, "resultType", DATALINK_MIME)
 
 
 def availability(up_since: datetime, note: str, *, available: bool = True) -> bytes:

@@ -176,14 +176,19 @@ async def list_jobs(
     phases: Collection[Phase] = (),
     after: datetime | None = None,
     last: int | None = None,
+    owner: str | None = None,
+    by_owner: bool = False,
 ) -> list[JobRecord]:
     """Jobs newest first, filtered as UWS 1.1 §2.2.1.1 says.
 
     ``phases``: any of them (ARCHIVED jobs only when asked for by name); ``after``: created
-    strictly after that instant; ``last``: only the ``last`` most recently created.
+    strictly after that instant; ``last``: only the ``last`` most recently created;
+    ``by_owner``: only ``owner``'s (the anonymous ones when ``owner`` is None).
     """
     c = t.uws_job.c
     query = select(t.uws_job).order_by(c.created_at.desc(), c.job_id.desc())
+    if by_owner:
+        query = query.where(c.owner.is_(None) if owner is None else c.owner == owner)
     if phases:
         query = query.where(c.phase.in_(sorted(p.value for p in phases)))
     else:

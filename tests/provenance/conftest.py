@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from catalogue.config import Settings
 from catalogue.ingest import Candidate
 from catalogue.models import DIDKey
 from catalogue.provenance import (
@@ -25,6 +25,7 @@ from catalogue.provenance import (
 )
 from catalogue.service import Catalogue
 from schema.app import create_app
+from tests.support.auth import bearer, local_settings
 from tests.support.records import file_record, manifest, register
 
 T0 = datetime(2025, 1, 10, 20, 0, tzinfo=UTC)
@@ -109,12 +110,14 @@ async def chain(catalogue: Catalogue) -> dict[str, int]:
 
 
 @pytest.fixture
-async def client(engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+async def client(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     """The whole service (GraphQL, /tap, /datalink, /prov) over the engine's test database."""
     url = engine.url.render_as_string(hide_password=False)
-    settings = Settings(database_url=url, ivoa_authority="lake.example.org")
+    settings = local_settings(tmp_path, database_url=url, ivoa_authority="lake.example.org")
     app = create_app(settings, run_migrations=False)
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", headers=bearer(settings)
+        ) as http:
             yield http

@@ -33,7 +33,6 @@ from graphql import (
 )
 from mocpy import MOC
 
-from catalogue.config import Settings
 from catalogue.demo import build_demo_lake
 from catalogue.query import MAX_PAGE
 from catalogue.service import Catalogue
@@ -41,6 +40,7 @@ from catalogue.store.engine import create_engine, create_sessions, migrate
 from schema.app import create_app
 from schema.graphql import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from schema.limits import MAX_NODES
+from tests.support.auth import bearer, local_settings
 
 ROOT = Path(__file__).parents[2]
 DOC = ROOT / "docs" / "graphql.md"
@@ -186,10 +186,13 @@ async def client(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[http
         assert (summary.failed, summary.problems) == (0, [])
     finally:
         await engine.dispose()
-    app = create_app(Settings(database_url=url))
+    settings = local_settings(tmp_path_factory.mktemp("graphql_docs_auth"), database_url=url)
+    app = create_app(settings)
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", headers=bearer(settings)
+        ) as http:
             yield http
 
 

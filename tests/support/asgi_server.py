@@ -16,11 +16,11 @@ _START_TIMEOUT = 20.0
 
 
 @contextmanager
-def serve_app(app: Any) -> Iterator[str]:
-    """Serve ``app`` until the block ends; yields its root URL."""
+def serve_app(app: Any, lifespan: str = "off") -> Iterator[str]:
+    """Serve ``app`` until the block ends; yields its root URL (``lifespan="on"`` runs it)."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
