@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     tap_async_max_timeout: int = Field(default=3600, ge=1)
     tap_workers: int = Field(default=2, ge=1)
     tap_destruction_days: int = Field(default=7, ge=1)
+    tap_max_jobs_per_owner: int = Field(default=100, ge=1)  # async jobs not yet ended
     # False when several service processes share the database (`lakecat serve --workers`).
     tap_sole_runner: bool = True
     # Elasticsearch (indexer/, docs/search.md): unset means the relational store answers search.

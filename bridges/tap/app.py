@@ -59,6 +59,7 @@ class TapService:
             max_duration=settings.tap_async_max_timeout,
             destruction=timedelta(days=settings.tap_destruction_days),
             sole_runner=settings.tap_sole_runner,
+            max_active_per_owner=settings.tap_max_jobs_per_owner,
         )
         self.up_since = datetime.now(UTC)
 

@@ -96,8 +96,11 @@ class JobRunner:
         max_duration: int = 3600,
         destruction: timedelta = timedelta(days=7),
         sole_runner: bool = True,
+        max_active_per_owner: int = 100,
     ) -> None:
         self.sessions = sessions
+        #: Jobs not yet ended an owner may hold (anonymous callers share one allowance).
+        self.max_active_per_owner = max_active_per_owner
         # With several service processes over one database, a starting process cannot
         # tell a dead process's EXECUTING job from a live sibling's: it leaves them to the
         # reaper's overdue rule (execution duration + grace) instead of failing them.
@@ -145,6 +148,16 @@ class JobRunner:
         parameters, uploads = _job_parameters(request, {})
         now = _now()
         async with self.sessions.begin() as session:
+            active = await jobs.list_jobs(
+                session, phases=jobs.ACTIVE_PHASES, owner=owner, by_owner=True
+            )
+            if len(active) >= self.max_active_per_owner:
+                who = owner or "anonymous callers"
+                msg = (
+                    f"{who} already hold {len(active)} jobs that have not ended (at most "
+                    f"{self.max_active_per_owner}): delete or wait for some first"
+                )
+                raise UwsError(msg, status=429)
             return await jobs.add_job(
                 session,
                 parameters=parameters,

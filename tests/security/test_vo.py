@@ -25,7 +25,7 @@ QUERY = "SELECT COUNT(*) AS n FROM ivoa.obscore"
 def served(engine, tmp_path) -> Iterator[tuple[str, Any]]:
     """The service on 127.0.0.1 with the local issuer, over the test database."""
     url = engine.url.render_as_string(hide_password=False)
-    settings = local_settings(tmp_path, database_url=url)
+    settings = local_settings(tmp_path, database_url=url, tap_max_jobs_per_owner=2)
     with serve_app_with_lifespan(create_app(settings, run_migrations=False)) as root:
         yield root, settings
 
@@ -81,3 +81,19 @@ def test_a_sync_query_with_a_bad_token_is_a_votable_401(served):
     assert answer.status_code == 401
     assert answer.headers["content-type"] == "application/x-votable+xml"
     assert 'value="ERROR"' in answer.text
+
+
+def test_a_caller_cannot_pile_up_async_jobs(served):
+    root, settings = served
+    alice = bearer(settings, "alice", scopes=[])
+    job = {"LANG": "ADQL", "QUERY": QUERY}
+    for _ in range(2):
+        created = httpx.post(f"{root}/tap/async", data=job, headers=alice)
+        assert created.status_code == 303
+    refused = httpx.post(f"{root}/tap/async", data=job, headers=alice)
+    assert refused.status_code == 429
+    assert refused.text == (
+        "alice already hold 2 jobs that have not ended (at most 2): delete or wait for some first"
+    )
+    other = httpx.post(f"{root}/tap/async", data=job, headers=bearer(settings, "bob", scopes=[]))
+    assert other.status_code == 303
