@@ -55,6 +55,15 @@ class Settings(BaseSettings):
     elasticsearch_batch_size: int = Field(default=1000, ge=1, le=10_000)  # outbox rows per bulk
     # Tests only: plain application/json instead of the client's compatibility media type.
     elasticsearch_plain_json: bool = False
+    # Following a Rucio server (bridges/rucio/, docs/rucio.md); the command's options win.
+    rucio_url: str | None = None
+    rucio_account: str | None = None
+    rucio_username: str | None = None  # userpass identity ...
+    rucio_password: str | None = None
+    rucio_token: str | None = None  # ... or an OIDC access token, or a file holding one
+    rucio_token_file: Path | None = None
+    rucio_mapping: Path | None = None  # JSON: Rucio metadata key -> ObsCore field
+    rucio_timeout: float = Field(default=600.0, gt=0)  # seconds per request
 
     # Security (docs/security.md): bearer tokens from these issuers, for these audiences.
     auth_issuers: list[str] = Field(default_factory=list)

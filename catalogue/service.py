@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from catalogue import harvesting, recording
+from catalogue import harvesting, recording, syncing
 from catalogue.authorization import AccessPolicy
 from catalogue.bulk_reads import BulkReads
 from catalogue.config import Settings
@@ -40,8 +40,10 @@ from catalogue.provenance import ActivitySpec, Recorded, check_activity
 from catalogue.provenance_reads import ProvenanceReads
 from catalogue.query import DIDQuery, FacetField, RegionFilter, SortKey
 from catalogue.registration import Registration
+from catalogue.rucio import SyncedRSE, SyncRun
 from catalogue.store import aggregates, dids, queries, rses, search_docs
 from catalogue.store import harvest as harvest_store
+from catalogue.store import rucio_runs as rucio_store
 from catalogue.store.engine import create_engine, create_sessions, migrate
 
 Progress = Callable[[int], None]
@@ -425,3 +427,44 @@ class Catalogue:
         """Where each harvested DID among the ids came from (lake DIDs are absent)."""
         async with self._sessions() as session:
             return await harvest_store.harvest_info(session, did_ids)
+
+    # -- following a Rucio server (docs/rucio.md) ------------------------------------------
+
+    async def start_rucio_sync(
+        self,
+        *,
+        url: str,
+        account: str,
+        scopes: Sequence[str],
+        full: bool = False,
+        resume: bool = True,
+        events: bool = False,
+        server_time: datetime | None = None,
+        margin: timedelta = syncing.DEFAULT_MARGIN,
+        caller: Caller = LOCAL_OPERATOR,
+    ) -> syncing.RucioSync:
+        """A sync run of a Rucio server's scopes: its failed last run continued, or a new one."""
+        return await syncing.start(
+            self._sessions,
+            url=url,
+            account=account,
+            scopes=scopes,
+            caller=caller,
+            moc_order=self.moc_order,
+            index_cells=self._index_cells,
+            full=full,
+            resume=resume,
+            events=events,
+            server_time=server_time,
+            margin=margin,
+        )
+
+    async def rucio_sync_runs(self, url: str | None = None, limit: int = 20) -> list[SyncRun]:
+        """Recorded Rucio sync runs, newest first, of one server or of all."""
+        async with self._sessions() as session:
+            return await rucio_store.list_runs(session, url=url, limit=limit)
+
+    async def rucio_rses(self) -> list[SyncedRSE]:
+        """The RSEs a Rucio sync brought, with Rucio's protocols and attributes."""
+        async with self._sessions() as session:
+            return await rucio_store.list_synced_rses(session)

@@ -26,6 +26,7 @@ from indexer.cli import index
 from schema.cli_support import err, out, progress_bar, run_work
 from schema.harvest_cli import harvest
 from schema.local_issuer import mint
+from schema.rucio_cli import rucio
 
 
 def _report(summary: RunSummary, *, all_or_nothing: bool) -> None:
@@ -56,6 +57,7 @@ def main(ctx: click.Context) -> None:
 pass_settings = click.make_pass_decorator(Settings)
 main.add_command(index)
 main.add_command(harvest)
+main.add_command(rucio)
 
 
 @main.command()

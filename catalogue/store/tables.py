@@ -498,3 +498,59 @@ ENGINE_SPECIFIC_OBJECTS = frozenset(
         SEARCH_TSV_INDEX,
     }
 )
+
+
+# Following a Rucio server (catalogue/rucio.py, docs/rucio.md). A run pulls the server's scopes,
+# RSEs and DIDs; ``checkpoint`` (JSON) is where a failed run resumes. ``rucio_rse`` keeps what
+# lakecat's RSE row has no column for; ``rucio_did`` marks the DIDs Rucio owns, with the digest
+# a sync compares and the metadata keys it wrote (a key Rucio drops is dropped, lakecat's own
+# keys stay).
+rucio_sync_run = Table(
+    "rucio_sync_run",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("account", String(64), nullable=False),
+    Column("scopes", Text, nullable=False),  # JSON list; [] means every scope
+    Column("mode", String(16), nullable=False),
+    Column("caller", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", Timestamp, nullable=False),
+    Column("ended_at", Timestamp),
+    Column("since", Timestamp),  # an incremental run's lower bound on Rucio's timestamps
+    Column("server_time", Timestamp),  # Rucio's clock (its Date header) when the run started
+    Column("added", Integer, nullable=False),
+    Column("updated", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Column("deleted", Integer, nullable=False),
+    Column("attached", Integer, nullable=False),
+    Column("detached", Integer, nullable=False),
+    Column("conflicts", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("problems", Text, nullable=False),  # JSON [[where, reason, conflict], ...]
+    Column("error", Text),
+    Column("checkpoint", Text, nullable=False),  # JSON {"scope": {"phase": ..., "after": ...}}
+    Index(None, "url", "started_at"),
+)
+
+rucio_rse = Table(
+    "rucio_rse",
+    metadata,
+    Column("rse_id", Integer, ForeignKey("rse.id"), primary_key=True),
+    Column("rucio_id", String(32), nullable=False),
+    Column("rse_type", String(16)),
+    Column("protocols", Text, nullable=False),  # JSON list, as Rucio answers GET /rses/{rse}
+    Column("attributes", Text, nullable=False),  # JSON object
+    Column("synced_at", Timestamp, nullable=False),
+)
+
+rucio_did = Table(
+    "rucio_did",
+    metadata,
+    Column("did_id", Id, ForeignKey("did.id"), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("meta_keys", Text, nullable=False),  # JSON list of the keys the last sync wrote
+    Column("first_run_id", Integer, nullable=False),
+    Column("last_run_id", Integer, nullable=False),
+    Column("synced_at", Timestamp, nullable=False),
+)
