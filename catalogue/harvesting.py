@@ -27,8 +27,8 @@ from catalogue.harvest import (
 from catalogue.ingest import footprints
 from catalogue.models import Caller
 from catalogue.obscore import validate_enumerations
+from catalogue.store import audit, search_docs
 from catalogue.store import harvest as store
-from catalogue.store import search_docs
 
 _log = logging.getLogger("lakecat.audit")
 
@@ -152,6 +152,8 @@ class Harvest:
                 self.counts.withdrawn += len(gone)
             status = RunStatus.SUCCEEDED if complete else RunStatus.INCOMPLETE
             await self._save(session, status, None, now)
+            action = f"harvest run {self.run_id} of {self.spec.name} {status.value} ({self.counts})"
+            await audit.record(session, self._caller.subject, action, self.spec.url, now)
         _log.info("%s harvested %s (%s)", self._caller.subject, self.spec.name, self.counts)
         return await self.record()
 

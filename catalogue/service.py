@@ -41,7 +41,7 @@ from catalogue.provenance_reads import ProvenanceReads
 from catalogue.query import DIDQuery, FacetField, RegionFilter, SortKey
 from catalogue.registration import Registration
 from catalogue.rucio import SyncedRSE, SyncRun
-from catalogue.store import aggregates, dids, queries, rses, search_docs
+from catalogue.store import aggregates, audit, dids, queries, rses, search_docs
 from catalogue.store import harvest as harvest_store
 from catalogue.store import rucio_runs as rucio_store
 from catalogue.store.engine import create_engine, create_sessions, migrate
@@ -54,11 +54,6 @@ _log = logging.getLogger("lakecat.audit")
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _audit(caller: Caller, action: str, target: object) -> None:
-    """Every write says who did it (a queryable audit log comes with issue 8)."""
-    _log.info("%s %s %s", caller.subject, action, target)
 
 
 def _batches(
@@ -114,6 +109,26 @@ class Catalogue:
         self._index_cells = index_cells
         self._batch_size = batch_size
 
+    async def _audit(
+        self, session: AsyncSession, caller: Caller, action: str, target: object
+    ) -> None:
+        """Every write says who did it: a row of the audit log, in the write's transaction."""
+        _log.info("%s %s %s", caller.subject, action, target)
+        await audit.record(session, caller.subject, action, str(target), _now())
+
+    async def audit_log(
+        self,
+        *,
+        caller: Caller,
+        subject: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[audit.AuditEvent]:
+        """Who changed what and when, newest first; for administrators."""
+        self.policy.require_admin(caller, "read the audit log")
+        async with self._sessions() as session:
+            return await audit.events(session, subject=subject, since=since, limit=limit)
+
     # -- storage elements and scopes -------------------------------------------------------
 
     async def add_rse(self, rse: RSE, *, caller: Caller = LOCAL_OPERATOR) -> None:
@@ -122,7 +137,7 @@ class Catalogue:
         check_rse(rse)
         async with self._sessions.begin() as session:
             await rses.add_rse(session, rse, _now())
-        _audit(caller, "registered RSE", rse.name)
+            await self._audit(session, caller, "registered RSE", rse.name)
 
     async def require_rse(self, name: str) -> None:
         """Fail with a message saying how to register the RSE when it is missing."""
@@ -161,8 +176,7 @@ class Catalogue:
             )
             if created:
                 await search_docs.mark_changed(session, [did.id])
-        if created:
-            _audit(caller, f"created {did_type}", key)
+                await self._audit(session, caller, f"created {did_type}", key)
         return did
 
     async def attach(
@@ -176,7 +190,7 @@ class Catalogue:
             added = await dids.attach(session, parent_row, rows, _now(), self._index_cells)
             if added:
                 await _mark_membership(session, parent_row["id"], [r["id"] for r in rows])
-        _audit(caller, f"attached {added} to", parent)
+            await self._audit(session, caller, f"attached {added} to", parent)
         return added
 
     async def detach(
@@ -190,7 +204,7 @@ class Catalogue:
             removed = await dids.detach(session, parent_row, rows, _now(), self._index_cells)
             if removed:
                 await _mark_membership(session, parent_row["id"], [r["id"] for r in rows])
-        _audit(caller, f"detached {removed} from", parent)
+            await self._audit(session, caller, f"detached {removed} from", parent)
         return removed
 
     async def close(self, key: DIDKey, *, caller: Caller = LOCAL_OPERATOR) -> None:
@@ -200,7 +214,7 @@ class Catalogue:
             row = await dids.require_did(session, key)
             await dids.close(session, row, _now())
             await search_docs.mark_changed(session, [row["id"]])
-        _audit(caller, "closed", key)
+            await self._audit(session, caller, "closed", key)
 
     async def delete(self, key: DIDKey, *, caller: Caller = LOCAL_OPERATOR) -> None:
         """Delete a file or an empty collection; its name stays taken for all time."""
@@ -211,7 +225,7 @@ class Catalogue:
             changed = await search_docs.with_ancestors(session, [row["id"]])
             await dids.delete_did(session, row, _now(), self._index_cells)
             await search_docs.mark_changed(session, changed)
-        _audit(caller, "deleted", key)
+            await self._audit(session, caller, "deleted", key)
 
     async def set_metadata(
         self,
@@ -228,7 +242,7 @@ class Catalogue:
             row = await dids.require_did(session, key)
             await dids.set_metadata(session, row["id"], values, _now(), replace_all=replace_all)
             await search_docs.mark_changed(session, [row["id"]])
-        _audit(caller, "set metadata of", key)
+            await self._audit(session, caller, "set metadata of", key)
 
     async def add_replicas(
         self, key: DIDKey, replicas: Sequence[ReplicaSpec], *, caller: Caller = LOCAL_OPERATOR
@@ -240,7 +254,7 @@ class Catalogue:
             added = await rses.add_replicas(session, row, replicas, _now())
             if added:
                 await search_docs.mark_changed(session, [row["id"]])
-        _audit(caller, f"added {added} replicas of", key)
+            await self._audit(session, caller, f"added {added} replicas of", key)
         return added
 
     async def set_replica_state(
@@ -252,7 +266,7 @@ class Catalogue:
             row = await dids.require_did(session, key)
             await rses.set_replica_state(session, row, rse, state, _now())
             await search_docs.mark_changed(session, [row["id"]])
-        _audit(caller, f"set replica on {rse} to {state} for", key)
+            await self._audit(session, caller, f"set replica on {rse} to {state} for", key)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -356,8 +370,9 @@ class Catalogue:
                 summary.registered = summary.unchanged = 0
                 summary.without_coverage.clear()
             else:
+                if summary.registered:
+                    await self._audit(session, caller, f"registered files ({summary})", "-")
                 await transaction.commit()
-        _audit(caller, f"registered files ({summary})", "-")
         return summary
 
     # -- provenance ----------------------------------------------------------------------------
@@ -392,9 +407,10 @@ class Catalogue:
                 await transaction.rollback()
                 result.registered = result.unchanged = 0
             else:
+                if result.activity is not None:
+                    action = f"recorded activity {result.activity.id} ({spec.name})"
+                    await self._audit(session, caller, action, "-")
                 await transaction.commit()
-        if result.activity is not None and not result.problems:
-            _audit(caller, f"recorded activity {result.activity.id} ({spec.name}) with", "-")
         return result
 
     # -- harvesting the VO -------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from catalogue.errors import InvalidInputError
 from catalogue.filters import parse_rucio_filter
 from catalogue.harvest import HarvestInfo
 from catalogue.ingest import manifest_format, read_fits, read_manifest
-from catalogue.models import RSE, DIDDetail, DIDKey, DIDType, RunSummary
+from catalogue.models import LOCAL_OPERATOR, RSE, DIDDetail, DIDKey, DIDType, RunSummary
 from catalogue.query import DIDQuery, RegionFilter
 from catalogue.region import Circle
 from catalogue.service import Catalogue
@@ -425,6 +426,27 @@ def did_close(settings: Settings, did_text: str) -> None:
     key = _key(did_text)
     run_work(settings, lambda c: c.close(key))
     out.print(f"{key} closed")
+
+
+@main.command(name="audit")
+@click.option("--subject", help="Only this caller's writes.")
+@click.option("--since", type=click.DateTime(), help="Only writes at or after this (UTC).")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@pass_settings
+def audit_command(
+    settings: Settings, subject: str | None, since: datetime | None, limit: int
+) -> None:
+    """The audit log: who changed what and when, newest first."""
+    when = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
+
+    async def work(catalogue: Catalogue) -> list[Any]:
+        return await catalogue.audit_log(
+            caller=LOCAL_OPERATOR, subject=subject, since=when, limit=limit
+        )
+
+    for event in run_work(settings, work):
+        stamp = event.at.isoformat(timespec="seconds")
+        out.print(f"{stamp}  {event.subject}  {event.action}  {event.target}")
 
 
 @main.command(name="token")

@@ -8,6 +8,7 @@ from strawberry.types import Info
 from catalogue.coverage import check_order
 from catalogue.models import DIDKey
 from catalogue.query import FacetField as CoreFacetField
+from schema.audit import AuditQueries
 from schema.connection import connection
 from schema.context import Context
 from schema.enums import FacetField
@@ -27,7 +28,7 @@ from schema.types import (
 
 
 @strawberry.type
-class Query(SearchQueries, HarvestQueries, ProvenanceQueries):
+class Query(SearchQueries, HarvestQueries, ProvenanceQueries, AuditQueries):
     @strawberry.field(description="One DID by scope and name; null when it does not exist.")
     async def did(self, info: Info[Context, None], scope: str, name: str) -> DID | None:
         record = await info.context.loaders.did_by_key.load(DIDKey(scope, name))

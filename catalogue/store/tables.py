@@ -500,6 +500,20 @@ ENGINE_SPECIFIC_OBJECTS = frozenset(
 )
 
 
+# The audit log (catalogue/store/audit.py): one row per write, in the write's transaction.
+audit_event = Table(
+    "audit_event",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", Timestamp, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Index(None, "at"),
+    Index(None, "subject", "at"),
+)
+
+
 # Following a Rucio server (catalogue/rucio.py, docs/rucio.md). A run pulls the server's scopes,
 # RSEs and DIDs; ``checkpoint`` (JSON) is where a failed run resumes. ``rucio_rse`` keeps what
 # lakecat's RSE row has no column for; ``rucio_did`` marks the DIDs Rucio owns, with the digest

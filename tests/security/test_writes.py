@@ -151,3 +151,37 @@ async def test_an_expired_token_is_refused_not_downgraded(service):
     )
     assert answer.status_code == 401
     assert answer.json()["errors"][0]["message"] == "the token has expired"
+
+
+AUDIT = "{ auditLog(first: 10) { subject action target } }"
+
+
+async def test_every_write_is_in_the_audit_log_with_its_caller(service):
+    await service.post(
+        CREATE, {"scope": "ctao", "name": "ds"}, subject="ctao-pipe", scopes=["lake.write:/ctao"]
+    )
+    files = [_file("ctao", "a.fits")]
+    await service.post(REGISTER, {"files": files}, subject="ctao-pipe", scopes=["lake.write:/ctao"])
+    refused = await service.post(
+        CREATE, {"scope": "lofar", "name": "x"}, subject="ctao-pipe", scopes=["lake.write:/ctao"]
+    )
+    assert refused.status_code == 403
+    answer = await service.post(AUDIT, subject="ops", scopes=["lake.admin"])
+    events = answer.json()["data"]["auditLog"]
+    assert events[:2] == [
+        {
+            "subject": "ctao-pipe",
+            "action": "registered files (registered 1, unchanged 0, skipped 0, failed 0)",
+            "target": "-",
+        },
+        {"subject": "ctao-pipe", "action": "created DATASET", "target": "ctao:ds"},
+    ]
+    assert all(e["target"] != "lofar:x" for e in events)  # a refused write is no event
+
+
+async def test_the_audit_log_is_for_administrators_only(service):
+    writer = await service.post(AUDIT, subject="ctao-pipe", scopes=["lake.write:/ctao"])
+    assert writer.status_code == 403
+    assert writer.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    anonymous = await service.post(AUDIT)
+    assert anonymous.status_code == 401
