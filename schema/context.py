@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from strawberry.dataloader import DataLoader
 
@@ -15,20 +14,8 @@ from catalogue.models import ANONYMOUS, DID, Caller, DIDKey, Extent, MetaValue, 
 from catalogue.query import DIDQuery
 from catalogue.search import SearchBackend
 from catalogue.service import Catalogue
+from schema.loaders import batched_loader
 from schema.provenance_loaders import ProvenanceLoaders
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-def _loader(
-    fetch: Callable[[Sequence[K]], Awaitable[Mapping[K, V]]], missing: V
-) -> DataLoader[K, V]:
-    async def load(keys: list[K]) -> list[V]:
-        found = await fetch(keys)
-        return [found.get(key, missing) for key in keys]
-
-    return DataLoader(load_fn=load)
 
 
 @dataclass
@@ -49,13 +36,13 @@ class Loaders:
 
     def __post_init__(self) -> None:
         reads = self.catalogue.reads
-        self.did_by_key = _loader(reads.dids_by_key, None)
-        self.replicas = _loader(reads.replicas, [])
-        self.parents = _loader(reads.parents, [])
-        self.metadata = _loader(reads.metadata, {})
-        self.characterisation = _loader(reads.characterisations, {})
-        self.extent = _loader(reads.extents, None)
-        self.harvest = _loader(reads.harvest, None)
+        self.did_by_key = batched_loader(reads.dids_by_key, None)
+        self.replicas = batched_loader(reads.replicas, [])
+        self.parents = batched_loader(reads.parents, [])
+        self.metadata = batched_loader(reads.metadata, {})
+        self.characterisation = batched_loader(reads.characterisations, {})
+        self.extent = batched_loader(reads.extents, None)
+        self.harvest = batched_loader(reads.harvest, None)
         self.members = DataLoader(load_fn=self._member_pages)
         self.provenance = ProvenanceLoaders(self.catalogue.provenance, self.caller)
 

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from strawberry.dataloader import DataLoader
 
 from catalogue.models import Caller
 from catalogue.provenance import Activity, Agent, Direction, Edge, Entity, StoredParameter
 from catalogue.provenance_reads import EntityEdge, ProvenanceReads
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-def _loader(
-    fetch: Callable[[Sequence[K]], Awaitable[Mapping[K, V]]], missing: V
-) -> DataLoader[K, V]:
-    async def load(keys: list[K]) -> list[V]:
-        found = await fetch(keys)
-        return [found.get(key, missing) for key in keys]
-
-    return DataLoader(load_fn=load)
+from schema.loaders import batched_loader
 
 
 class ProvenanceLoaders:
@@ -35,19 +23,25 @@ class ProvenanceLoaders:
         def neighbours(direction: Direction) -> Callable[[Sequence[int]], Any]:
             return lambda ids: reads.neighbours(caller, ids, direction)
 
-        self.generated_by: DataLoader[int, tuple[Activity, Edge] | None] = _loader(
+        self.generated_by: DataLoader[int, tuple[Activity, Edge] | None] = batched_loader(
             bound(reads.generated_by), None
         )
-        self.used_by: DataLoader[int, list[Activity]] = _loader(bound(reads.used_by), [])
-        self.derived_from: DataLoader[int, list[Entity]] = _loader(
+        self.used_by: DataLoader[int, list[Activity]] = batched_loader(bound(reads.used_by), [])
+        self.derived_from: DataLoader[int, list[Entity]] = batched_loader(
             neighbours(Direction.UPSTREAM), []
         )
-        self.derivatives: DataLoader[int, list[Entity]] = _loader(
+        self.derivatives: DataLoader[int, list[Entity]] = batched_loader(
             neighbours(Direction.DOWNSTREAM), []
         )
-        self.activity: DataLoader[int, Activity | None] = _loader(reads.activities, None)
-        self.used: DataLoader[int, list[EntityEdge]] = _loader(bound(reads.usages), [])
-        self.generated: DataLoader[int, list[EntityEdge]] = _loader(bound(reads.generations), [])
-        self.parameters: DataLoader[int, list[StoredParameter]] = _loader(reads.parameters, [])
-        self.agents: DataLoader[int, list[tuple[Agent, str | None]]] = _loader(reads.agents, [])
-        self.informants: DataLoader[int, list[Activity]] = _loader(reads.informants, [])
+        self.activity: DataLoader[int, Activity | None] = batched_loader(reads.activities, None)
+        self.used: DataLoader[int, list[EntityEdge]] = batched_loader(bound(reads.usages), [])
+        self.generated: DataLoader[int, list[EntityEdge]] = batched_loader(
+            bound(reads.generations), []
+        )
+        self.parameters: DataLoader[int, list[StoredParameter]] = batched_loader(
+            reads.parameters, []
+        )
+        self.agents: DataLoader[int, list[tuple[Agent, str | None]]] = batched_loader(
+            reads.agents, []
+        )
+        self.informants: DataLoader[int, list[Activity]] = batched_loader(reads.informants, [])

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from catalogue.ingest import Candidate
@@ -24,7 +23,7 @@ from catalogue.provenance import (
     Usage,
 )
 from catalogue.service import Catalogue
-from schema.app import create_app
+from tests.support.app_client import app_client
 from tests.support.auth import bearer, local_settings
 from tests.support.records import file_record, manifest, register
 
@@ -114,10 +113,5 @@ async def client(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[httpx.Asy
     """The whole service (GraphQL, /tap, /datalink, /prov) over the engine's test database."""
     url = engine.url.render_as_string(hide_password=False)
     settings = local_settings(tmp_path, database_url=url, ivoa_authority="lake.example.org")
-    app = create_app(settings, run_migrations=False)
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver", headers=bearer(settings)
-        ) as http:
-            yield http
+    async with app_client(settings, headers=bearer(settings)) as http:
+        yield http

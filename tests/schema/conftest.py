@@ -7,10 +7,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schema.app import create_app
+from tests.support.app_client import app_client
 from tests.support.auth import bearer, local_settings
 
 
@@ -23,10 +22,5 @@ async def client(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[httpx.Asy
     """
     url = engine.url.render_as_string(hide_password=False)
     settings = local_settings(tmp_path, database_url=url)
-    app = create_app(settings, run_migrations=False)
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver", headers=bearer(settings)
-        ) as http:
-            yield http
+    async with app_client(settings, headers=bearer(settings)) as http:
+        yield http

@@ -23,7 +23,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from graphql import (
     GraphQLInterfaceType,
     OperationDefinitionNode,
@@ -37,9 +36,9 @@ from catalogue.demo import build_demo_lake
 from catalogue.query import MAX_PAGE
 from catalogue.service import Catalogue
 from catalogue.store.engine import create_engine, create_sessions, migrate
-from schema.app import create_app
 from schema.graphql import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from schema.limits import MAX_NODES
+from tests.support.app_client import app_client
 from tests.support.auth import bearer, local_settings
 
 ROOT = Path(__file__).parents[2]
@@ -187,13 +186,8 @@ async def client(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[http
     finally:
         await engine.dispose()
     settings = local_settings(tmp_path_factory.mktemp("graphql_docs_auth"), database_url=url)
-    app = create_app(settings)
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver", headers=bearer(settings)
-        ) as http:
-            yield http
+    async with app_client(settings, headers=bearer(settings), run_migrations=True) as http:
+        yield http
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from catalogue.models import RSE
-from schema.app import create_app
+from tests.support.app_client import app_client
 from tests.support.auth import bearer, local_settings
 
 GROUPS = {"/lofar": {"write": ["lofar"]}, "/lake/admins": {"admin": True}}
@@ -42,11 +41,8 @@ async def service(engine, tmp_path, catalogue) -> AsyncIterator[Service]:
     await catalogue.add_rse(RSE("DISK", "root://disk.example.org//lake"))
     url = engine.url.render_as_string(hide_password=False)
     settings = local_settings(tmp_path, database_url=url, auth_groups=GROUPS)
-    app = create_app(settings, run_migrations=False)
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield Service(http, settings)
+    async with app_client(settings) as http:
+        yield Service(http, settings)
 
 
 def _file(scope: str, name: str) -> dict[str, Any]:

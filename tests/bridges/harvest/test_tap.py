@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from astropy.io.votable import parse_single_table
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -32,7 +31,7 @@ from catalogue.models import DIDKey
 from catalogue.obscore import FIELDS_BY_NAME
 from catalogue.query import DIDQuery
 from catalogue.store import tables as t
-from schema.app import create_app
+from tests.support.app_client import app_client
 from tests.support.asgi_server import serve_app
 from tests.support.graphql import gql
 from tests.support.live import LiveService, lakecat
@@ -149,11 +148,8 @@ async def test_harvested_records_answer_graphql_with_their_source(live, catalogu
 async def client(engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     """The GraphQL API over the test database."""
     url = engine.url.render_as_string(hide_password=False)
-    app = create_app(Settings(database_url=url), run_migrations=False)
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
+    async with app_client(Settings(database_url=url)) as http:
+        yield http
 
 
 # -- GAVO DaCHS, recorded ------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bridges.rucio.listen import create_listener, parse_bulk
@@ -22,28 +20,15 @@ from catalogue.rucio import SyncMode
 from catalogue.service import Catalogue
 from tests.bridges.rucio.conftest import LOCAL, RucioServer
 from tests.bridges.rucio.scenario import file, populate
-from tests.support.live import free_port
+from tests.support.asgi_server import serve_app
 
 
 @contextmanager
 def serve_listener(settings: Settings, rucio: RucioServer, scopes: list[str]) -> Iterator[str]:
     """``lakecat rucio listen`` on a free port, with its lifespan, for the block."""
     app = create_listener(settings, url=rucio.url, auth=rucio.auth(), scopes=scopes)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the listener did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_app(app, lifespan="on") as root:
+        yield root
 
 
 def hermes_config(rucio: RucioServer, endpoint: str, directory: Path) -> Path:
