@@ -129,10 +129,16 @@ def demo(settings: Settings, host: str, port: int, no_serve: bool) -> None:
     run_work(settings, build)
     if no_serve:
         return
+    # The demo is the development entry point: it trusts the local issuer (docs/security.md)
+    # and hands the newcomer a token, so that the pipeline examples' writes can be tried.
+    settings = settings.model_copy(update={"auth_local_issuer": True})
+    token = mint(settings, "demo-user", scopes=["lake.admin"], lifetime=12 * 3600)
     base = f"http://{host}:{port}"
     out.print(f"lakecat is serving the demo lake at {base}/")
     out.print(f"  GraphQL (GraphiQL in a browser): {base}/graphql")
-    out.print("  TAP for TOPCAT and pyvo: not yet served (the TAP/ObsCore bridge is issue 5)")
+    out.print(f"  TAP for TOPCAT and pyvo: {base}/tap")
+    out.print("  reads need nothing; for writes, give GraphiQL this header (valid 12 hours):")
+    out.print(f'    {{"Authorization": "Bearer {token}"}}')
     _serve(settings, host, port)
 
 
