@@ -89,7 +89,6 @@ class Harvest:
         self.problems = list(run.problems)
         #: The last remote key a previous attempt of this run committed, to continue after.
         self.resume_after = run.resume_after
-        self.resumed = run.resume_after is not None or run.counts.added > 0
         self._caller = caller
         self._moc_order = moc_order
         self._index_cells = index_cells
@@ -167,8 +166,7 @@ class Harvest:
     async def record(self) -> HarvestRun:
         """The run as stored."""
         async with self._sessions() as session:
-            runs = await store.list_runs(session, source_id=self._source_id, limit=50)
-        return next(r for r in runs if r.id == self.run_id)
+            return (await store.list_runs(session, run_id=self.run_id, limit=1))[0]
 
     async def _save(
         self,
@@ -217,8 +215,7 @@ async def start(
                 resume_after=previous.resume_after,
                 ended_at=None,
             )
-        runs = await store.list_runs(session, source_id=source_id, limit=5)
-        run = next(r for r in runs if r.id == run_id)
+        (run,) = await store.list_runs(session, run_id=run_id, limit=1)
     return Harvest(
         sessions,
         spec,

@@ -9,14 +9,11 @@ refused tokens (schema/security.py): a GraphQL error, or a DALI VOTable under ``
 
 from __future__ import annotations
 
-import json
-
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bridges.tap.formats import error_document
-from schema.security import VOTABLE
+from schema.security import client_error
 
 STATUS = 413
 
@@ -24,10 +21,7 @@ STATUS = 413
 def too_large(path: str, limit: int) -> Response:
     """The 413 answer, in the form the client of ``path`` reads."""
     message = f"the request body is larger than {limit} bytes"
-    if path.startswith(("/tap", "/datalink")):
-        return Response(error_document(message), STATUS, media_type=VOTABLE)
-    body = {"data": None, "errors": [{"message": message, "extensions": {"code": "TOO_LARGE"}}]}
-    return Response(json.dumps(body), STATUS, media_type="application/json")
+    return client_error(path, STATUS, message, "TOO_LARGE")
 
 
 class _Guard:

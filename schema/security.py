@@ -43,14 +43,21 @@ def challenge(error: str | None = None, description: str | None = None) -> str:
     return ", ".join(parts)
 
 
-def refusal(path: str, status: int, message: str, *, error: str | None) -> Response:
-    """A 401/403 in the form the client of ``path`` reads."""
-    headers = {"WWW-Authenticate": challenge(error, message)}
+def client_error(
+    path: str, status: int, message: str, code: str, headers: dict[str, str] | None = None
+) -> Response:
+    """An HTTP error in the form its client reads: DALI VOTable (VO paths) or GraphQL."""
     if path.startswith(_VO_PREFIXES):
         return Response(error_document(message), status, headers=headers, media_type=VOTABLE)
-    code = "UNAUTHENTICATED" if status == 401 else "FORBIDDEN"  # noqa: PLR2004
     body = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
     return Response(json.dumps(body), status, headers=headers, media_type="application/json")
+
+
+def refusal(path: str, status: int, message: str, *, error: str | None) -> Response:
+    """A 401/403 with its ``WWW-Authenticate`` challenge."""
+    code = "UNAUTHENTICATED" if status == 401 else "FORBIDDEN"  # noqa: PLR2004
+    headers = {"WWW-Authenticate": challenge(error, message)}
+    return client_error(path, status, message, code, headers)
 
 
 def build_verifier(settings: Settings, client: httpx.AsyncClient) -> TokenVerifier | None:

@@ -259,9 +259,10 @@ async def list_runs(
     *,
     source: str | None = None,
     source_id: int | None = None,
+    run_id: int | None = None,
     limit: int = 20,
 ) -> list[HarvestRun]:
-    """Runs, newest first, of one source or of all."""
+    """Runs, newest first, of one source or of all (or the one ``run_id``)."""
     run, src = t.harvest_run, t.harvest_source
     query = (
         select(
@@ -279,6 +280,8 @@ async def list_runs(
         query = query.where(src.c.name == source)
     if source_id is not None:
         query = query.where(run.c.source_id == source_id)
+    if run_id is not None:
+        query = query.where(run.c.id == run_id)
     return [_run(r) for r in (await session.execute(query)).mappings()]
 
 

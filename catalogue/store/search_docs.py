@@ -318,7 +318,8 @@ async def build_documents(session: AsyncSession, did_ids: Sequence[int]) -> list
         rows = (await session.execute(select(t.did).where(t.did.c.id.in_(chunk)))).mappings()
         by_id = {r["id"]: r for r in rows}
         live = [i for i in chunk if i in by_id and _searchable(by_id[i])]
-        parts = await _DocumentParts.read(session, live)
+        scopes = sorted({by_id[i]["scope"] for i in live})
+        parts = await _DocumentParts.read(session, live, scopes)
         for did_id in chunk:
             if did_id not in by_id:
                 continue
@@ -332,13 +333,6 @@ async def build_documents(session: AsyncSession, did_ids: Sequence[int]) -> list
             else:
                 documents.append(parts.document(row))
     return documents
-
-
-async def _scopes(session: AsyncSession, ids: list[int]) -> list[str]:
-    if not ids:
-        return []
-    found = await session.scalars(select(t.did.c.scope).where(t.did.c.id.in_(ids)).distinct())
-    return sorted(found.all())
 
 
 @dataclass(slots=True)
@@ -355,7 +349,9 @@ class _DocumentParts:
     sources: dict[str, str]  # scope -> "lake" or its harvest source
 
     @classmethod
-    async def read(cls, session: AsyncSession, ids: list[int]) -> _DocumentParts:
+    async def read(
+        cls, session: AsyncSession, ids: list[int], scopes: Sequence[str]
+    ) -> _DocumentParts:
         stored = await session.execute(
             select(t.search_document).where(t.search_document.c.did_id.in_(ids))
         )
@@ -380,7 +376,7 @@ class _DocumentParts:
             extents=await batch.extents_of(session, ids),
             summaries=summaries,
             parents=parents,
-            sources=await source_names(session, await _scopes(session, ids)),
+            sources=await source_names(session, scopes),
         )
 
     def document(self, row: RowMapping) -> SearchDocument:

@@ -79,16 +79,17 @@ async def test_round_trip_harvest_equals_the_publishing_catalogue(live, lake_a, 
     assert run.status is RunStatus.SUCCEEDED, run.error
     assert (run.counts.added, run.counts.failed, run.counts.withdrawn) == (len(a), 0, 0)
     assert len(b) == len(a)
-    metadata = await catalogue.reads.metadata(list(range(1, 5 * len(a))))
+    names = {}
+    async with engine.connect() as connection:
+        for row in await connection.execute(select(t.did.c.id, t.did.c.scope, t.did.c.name)):
+            names[row.id] = (row.scope, row.name)
+    metadata = await catalogue.reads.metadata(sorted(names))
     origin = {
         (m["lake_scope"], m["lake_name"]): did_id
         for did_id, m in metadata.items()
         if "lake_scope" in m
     }
-    names = {}
-    async with engine.connect() as connection:
-        for row in await connection.execute(select(t.did.c.id, t.did.c.scope, t.did.c.name)):
-            names[row.id] = (row.scope, row.name)
+    assert len(origin) == len(a)  # every harvested row names the file it came from
     for key, (values, moc) in a.items():
         harvested, harvested_moc = b[names[origin[key]]]
         assert names[origin[key]][0] == "vo.a"
