@@ -3,7 +3,7 @@
     python bench/graphql.py [--files 1000000] [--datasets 10000] [--repeat 50] [--warmup 5]
                             [--engines postgresql,sqlite] [--budget 120] [--seed 7]
                             [--build-only] [--rebuild] [--pg-set NAME=VALUE] [--sqlite-analyze]
-                            [--profile KIND]
+                            [--profile KIND] [--auth {off,on,both}]
 
 The catalogue is bench/region.py's (the same synthetic grid layout and seed: each dataset a
 square grid of files/datasets adjacent 0.2-degree tiles at a random place on the sky). When
@@ -37,6 +37,16 @@ Prints a table per engine (p50, p95, mean totalCount, the issue's goal beside ea
 peak RSS of this process (builds run in a child, so it is the queries' own). Asserts nothing.
 A query kind stops repeating after --budget seconds (but runs at least 3 times; the table
 says how many ran), and its warm-up after a quarter of that.
+
+--auth says whether the API is called with a bearer token: the service then trusts the local
+issuer (its key in a temporary data directory), and the token, minted once, is subject
+"bench-reader" with scope lake.read:/ctao, a reader of ctao's embargoed records, so the
+embargo rule's scoped branch is in every query's SQL (an administrator's token would skip the
+rule). ``off``: anonymous, as before. ``on``: every API request carries the token (and the
+direct side reads as the same viewer). ``both`` (the default): each kind is timed anonymously
+and with the token in turns, at the same positions (which of the two goes first alternates),
+and a table gives the difference of the p50s and the median of the paired differences: what
+validation (keys cached) and the embargo rule cost per request.
 """
 
 from __future__ import annotations
@@ -110,7 +120,7 @@ def _reexec_on_snapshot() -> None:
     for package in ("catalogue", "schema"):
         shutil.copytree(ROOT / package, where / package, ignore=ignore)
     (where / "bench").mkdir()
-    for helper in ("synthetic.py", "region.py"):
+    for helper in ("synthetic.py", "region.py", "reader.py"):
         shutil.copy2(BENCH / helper, where / "bench" / helper)
     fingerprint = _fingerprint(where / "catalogue")
     print(
@@ -300,6 +310,15 @@ class Kind:
     api: Callable[[int], Awaitable[float]]  # returns the total (or sky fraction)
     direct: Callable[[int], Awaitable[float]] | None
     total_label: str = "totalCount"
+    token: Callable[[int], Awaitable[float]] | None = None  # the API with the token (--auth both)
+
+
+@dataclass
+class Auth:
+    """How the API is called (--auth), and the bearer header."""
+
+    mode: str = "off"
+    header: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -315,10 +334,18 @@ class Result:
     direct: Timing
     mismatches: int = 0
     checked: int = 0
+    token: Timing = field(default_factory=Timing)
+
+
+Ask = Callable[[int, dict[str, str]], Awaitable[float]]
 
 
 def make_kinds(
-    http: Any, catalogue: Any, positions: list[tuple[float, float]], datasets: list[str]
+    http: Any,
+    catalogue: Any,
+    positions: list[tuple[float, float]],
+    datasets: list[str],
+    auth: Auth,
 ) -> list[Kind]:
     from catalogue.filters import Condition, Op, parse_rucio_filter  # noqa: PLC0415
     from catalogue.models import DIDKey, DIDType, Intersect  # noqa: PLC0415
@@ -328,16 +355,35 @@ def make_kinds(
 
     window = (mjd(parse_timestamp("start", TIME_START)), mjd(parse_timestamp("end", TIME_END)))
     order = catalogue.moc_order
+    # With --auth on, the direct side reads as the token's viewer, so both sides apply the
+    # same embargo rule.
+    on = auth.mode == "on"
+    viewer = reader.reader_viewer(on)
+    api_header = auth.header if on else {}
 
-    async def gql(query: str, variables: dict[str, Any]) -> dict[str, Any]:
-        reply = await http.post("/graphql", json={"query": query, "variables": variables})
+    def sides(ask: Ask) -> dict[str, Any]:
+        """The API side of a kind (with the token under --auth on) and, under --auth both,
+        the token side."""
+
+        async def api(i: int) -> float:
+            return await ask(i, api_header)
+
+        async def token(i: int) -> float:
+            return await ask(i, auth.header)
+
+        return {"api": api, "token": token if auth.mode == "both" else None}
+
+    async def gql(query: str, variables: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        reply = await http.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
         body = reply.json()
         if reply.status_code != 200 or body.get("errors"):
             raise QueryError(f"HTTP {reply.status_code}: {body.get('errors') or body}")
         return body["data"]  # type: ignore[no-any-return]
 
     def search_kind(key: str, label: str, radius: float, files: bool) -> Kind:
-        async def api(i: int) -> float:
+        async def api(i: int, headers: dict[str, str]) -> float:
             ra, dec = positions[i]
             f: dict[str, Any] = {
                 "types": ["FILE" if files else "DATASET"],
@@ -348,7 +394,7 @@ def make_kinds(
                 f["rucioFilter"] = BAND_FILTER
             else:
                 f["obscore"] = {"facility": [FACILITY]}
-            data = await gql(Q_DIDS, {"filter": f, "first": 50})
+            data = await gql(Q_DIDS, {"filter": f, "first": 50}, headers)
             return float(data["dids"]["totalCount"])
 
         async def direct(i: int) -> float:
@@ -364,13 +410,14 @@ def make_kinds(
                 if files
                 else Condition("facility_name", Op.IN, (FACILITY,)),
                 limit=50,
+                viewer=viewer,
             )
             return float((await catalogue.search(query)).total)
 
-        return Kind(key, label, "a", api, direct)
+        return Kind(key, label, "a", direct=direct, **sides(api))
 
-    async def nested_api(i: int) -> float:
-        data = await gql(Q_NESTED, {"scope": synthetic.SCOPE, "name": datasets[i]})
+    async def nested_api(i: int, headers: dict[str, str]) -> float:
+        data = await gql(Q_NESTED, {"scope": synthetic.SCOPE, "name": datasets[i]}, headers)
         did = data["did"]
         if did is None:
             raise QueryError(f"no dataset {synthetic.SCOPE}:{datasets[i]}")
@@ -378,20 +425,20 @@ def make_kinds(
 
     async def nested_direct(i: int) -> float:
         key = DIDKey(synthetic.SCOPE, datasets[i])
-        found = await catalogue.reads.dids_by_key([key])
+        found = await catalogue.reads.dids_by_key([key], viewer)
         if key not in found:
             raise QueryError(f"no dataset {key}")
-        page = await catalogue.search(DIDQuery(parent=key, limit=100))
+        page = await catalogue.search(DIDQuery(parent=key, limit=100, viewer=viewer))
         await catalogue.reads.replicas([d.id for d in page.items])
         return float(page.total)
 
     def coverage_kind(key: str, label: str, radius: float | None) -> Kind:
-        async def api(i: int) -> float:
+        async def api(i: int, headers: dict[str, str]) -> float:
             f: dict[str, Any] = {"types": ["DATASET"]}
             if radius is not None:
                 ra, dec = positions[i]
                 f["region"] = {"cone": {"ra": ra, "dec": dec, "radius": radius}}
-            data = await gql(Q_COVERAGE, {"filter": f, "maxOrder": MAX_ORDER})
+            data = await gql(Q_COVERAGE, {"filter": f, "maxOrder": MAX_ORDER}, headers)
             return float(data["coverage"]["skyFraction"])
 
         async def direct(i: int) -> float:
@@ -399,17 +446,17 @@ def make_kinds(
             if radius is not None:
                 ra, dec = positions[i]
                 region_filter = RegionFilter.from_shape(Circle(ra, dec, radius), order)
-            query = DIDQuery(types=(DIDType.DATASET,), region=region_filter, limit=0)
+            query = DIDQuery(types=(DIDType.DATASET,), region=region_filter, limit=0, viewer=viewer)
             coverage = await catalogue.union_coverage(query, MAX_ORDER)
             return float(coverage.sky_fraction)
 
-        return Kind(key, label, "c", api, direct, total_label="skyFraction")
+        return Kind(key, label, "c", direct=direct, total_label="skyFraction", **sides(api))
 
     return [
         search_kind("a", "a  datasets cone1+time+facility", 1.0, files=False),
         search_kind("a'", "a' files cone1+time+band=r", 1.0, files=True),
         search_kind('a"', 'a" datasets cone10+time+facility', 10.0, files=False),
-        Kind("b", "b  dataset>100 files>replicas", "b", nested_api, nested_direct),
+        Kind("b", "b  dataset>100 files>replicas", "b", direct=nested_direct, **sides(nested_api)),
         coverage_kind("c", "c  coverage all datasets o8", None),
         coverage_kind("c'", "c' coverage datasets cone10 o8", 10.0),
     ]
@@ -418,7 +465,10 @@ def make_kinds(
 async def time_kind(kind: Kind, args: argparse.Namespace, profile: bool) -> Result:
     """Warm-up, then API and direct alternately (which goes first alternates too) until
     --repeat of each or --budget seconds; then a few of the API's positions again directly,
-    untimed, to check that both sides agree.
+    untimed, to check that both sides agree. With --auth both the API with the token takes
+    its turn between them, at the anonymous API's position, before it or after it in turn
+    (so neither gains from the other's warming on average, and the pair's difference is
+    not the positions').
 
     The two sides take different positions (and datasets) of the same distribution: the
     same query twice in a row is cheaper the second time (PostgreSQL's prepared statement and
@@ -428,6 +478,8 @@ async def time_kind(kind: Kind, args: argparse.Namespace, profile: bool) -> Resu
     began = time.perf_counter()
     for i in range(args.warmup):  # at least one, at most a quarter of the budget
         await kind.api(i)
+        if kind.token:
+            await kind.token(i)
         if kind.direct:
             await kind.direct(i)
         if time.perf_counter() - began > args.budget / 4:
@@ -438,6 +490,8 @@ async def time_kind(kind: Kind, args: argparse.Namespace, profile: bool) -> Resu
         sides: list[tuple[Timing, Callable[[int], Awaitable[float]], int]] = [
             (result.api, kind.api, args.warmup + 2 * n)
         ]
+        if kind.token:
+            sides.append((result.token, kind.token, args.warmup + 2 * n))
         if kind.direct:
             sides.append((result.direct, kind.direct, args.warmup + 2 * n + 1))
             if n % 2:
@@ -468,6 +522,12 @@ async def time_kind(kind: Kind, args: argparse.Namespace, profile: bool) -> Resu
     return result
 
 
+def service_settings(url: str, args: argparse.Namespace, keys: Path) -> tuple[Any, Auth]:
+    """The service's settings and how the API is called (--auth; bench/reader.py)."""
+    settings, header = reader.reader_settings(url, None if args.auth == "off" else keys)
+    return settings, Auth(args.auth, header)
+
+
 async def time_engine(
     place: Place,
     args: argparse.Namespace,
@@ -477,12 +537,12 @@ async def time_engine(
     import httpx  # noqa: PLC0415
     from asgi_lifespan import LifespanManager  # noqa: PLC0415
 
-    from catalogue.config import Settings  # noqa: PLC0415
     from catalogue.service import Catalogue  # noqa: PLC0415
     from catalogue.store.engine import create_engine, create_sessions  # noqa: PLC0415
     from schema.app import create_app  # noqa: PLC0415
 
-    settings = Settings(database_url=place.url)
+    keys = tempfile.TemporaryDirectory(prefix="lakecat-bench-graphql-keys-")
+    settings, auth = service_settings(place.url, args, Path(keys.name))
     app = create_app(settings, run_migrations=False)
     own_engine = None
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
@@ -500,12 +560,17 @@ async def time_engine(
             transport=transport, base_url="http://bench", timeout=600
         ) as http:
             results = []
-            for kind in make_kinds(http, catalogue, positions, datasets):
+            for kind in make_kinds(http, catalogue, positions, datasets, auth):
                 start = time.perf_counter()
                 result = await time_kind(kind, args, profile=kind.key in args.profile)
                 print(
                     f"{place.engine}: {kind.label}: {len(result.api.ms)} x API p50 "
                     f"{synthetic.percentile(result.api.ms, 0.5):.1f} ms"
+                    + (
+                        f", with token p50 {synthetic.percentile(result.token.ms, 0.5):.1f} ms"
+                        if result.token.ms
+                        else ""
+                    )
                     + (
                         f", direct p50 {synthetic.percentile(result.direct.ms, 0.5):.1f} ms"
                         if result.direct.ms
@@ -517,6 +582,7 @@ async def time_engine(
                 results.append(result)
     if own_engine is not None:
         await own_engine.dispose()
+    keys.cleanup()
     return results
 
 
@@ -527,7 +593,9 @@ def _p(values: list[float], fraction: float) -> float:
     return synthetic.percentile(values, fraction) if values else float("nan")
 
 
-def report(place: Place, results: list[Result], sizes: dict[str, int], rss: float) -> None:
+def report(
+    place: Place, results: list[Result], sizes: dict[str, int], rss: float, auth: str = "off"
+) -> None:
     marker = place.marker or {}
     print()
     print(
@@ -538,6 +606,16 @@ def report(place: Place, results: list[Result], sizes: dict[str, int], rss: floa
         + f"; built by code {marker.get('code')}, "
         f"queried with {os.environ.get('LAKECAT_BENCH_SNAPSHOT')}"
     )
+    if auth == "on":
+        print(
+            f"--auth on: every API request carries a bearer token ({reader.READER_SUBJECT}, "
+            f"{' '.join(reader.TOKEN_SCOPES)}); the direct side reads as the same viewer"
+        )
+    elif auth == "both":
+        print(
+            f"--auth both: API is anonymous, token the same API with a bearer token "
+            f"({reader.READER_SUBJECT}, {' '.join(reader.TOKEN_SCOPES)}) at the same positions"
+        )
     print(
         f"{'query':<34} {'side':<6} {'n':>3} {'p50 ms':>8} {'p95 ms':>8} {'mean':>9} "
         f"{'':<11} {'goal':<13} {'p50 ratio':>9}"
@@ -556,6 +634,12 @@ def report(place: Place, results: list[Result], sizes: dict[str, int], rss: floa
             f"{_p(r.api.ms, 0.95):>8.1f} {statistics.fmean(r.api.totals):>9.4g} "
             f"{r.kind.total_label:<11} {goal_text + ' ' + verdict:<13} {ratio:>9}"
         )
+        if r.token.ms:
+            print(
+                f"{'':<34} {'token':<6} {len(r.token.ms):>3} {_p(r.token.ms, 0.5):>8.1f} "
+                f"{_p(r.token.ms, 0.95):>8.1f} {statistics.fmean(r.token.totals):>9.4g} "
+                f"{r.kind.total_label:<11}"
+            )
         if r.direct.ms:
             print(
                 f"{'':<34} {'direct':<6} {len(r.direct.ms):>3} {_p(r.direct.ms, 0.5):>8.1f} "
@@ -575,9 +659,16 @@ def report(place: Place, results: list[Result], sizes: dict[str, int], rss: floa
                 f"API overhead (a)/(a-direct): {p50:.2f}x at p50, {mean:.2f}x on the mean "
                 f"(goal <= {OVERHEAD_GOAL}x)"
             )
+    report_auth(results)
     print(f"peak RSS of this process so far: {rss:.0f} MiB")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"load average (1, 5, 15 min) at the end: {load} on {os.cpu_count()} CPUs")
+
+
+def report_auth(results: list[Result]) -> None:
+    """--auth both: anonymous and token side by side (bench/reader.py)."""
+    rows = [(r.kind.label, r.api.ms, r.token.ms) for r in results if r.token.ms]
+    reader.report_pairs(rows, _p)
 
 
 async def table_sizes(url: str) -> dict[str, int]:
@@ -627,16 +718,17 @@ async def run(args: argparse.Namespace, admin_url: str | None) -> None:
         place = places[name]
         sizes = await table_sizes(place.url)
         results = await time_engine(place, args, positions, datasets)
-        report(place, results, sizes, synthetic.maxrss_mib())
+        report(place, results, sizes, synthetic.maxrss_mib(), args.auth)
 
 
 def main() -> None:
     _reexec_on_snapshot()
-    global synthetic, region  # noqa: PLW0603
+    global synthetic, region, reader  # noqa: PLW0603
     helpers = Path(os.environ[SNAPSHOT_ENV]) / "bench"
     synthetic = _load("synthetic", helpers / "synthetic.py")
     synthetic.PG_CLUSTER = ROOT / "scripts" / "pg-cluster"  # not in the copy of the code
     region = _load("region", helpers / "region.py")
+    reader = _load("reader", helpers / "reader.py")
     import catalogue  # noqa: PLC0415
 
     if not catalogue.__file__ or not catalogue.__file__.startswith(os.environ[SNAPSHOT_ENV]):
@@ -672,6 +764,13 @@ def main() -> None:
         metavar="KIND",
         help="cProfile the API side of a query kind (a, a', a\", b, c, c')",
     )
+    parser.add_argument(
+        "--auth",
+        choices=reader.AUTH_MODES,
+        default="both",
+        help="call the API anonymously (off), with a bearer token of a reader of ctao's "
+        "embargoed records (on), or both in turns, printing the difference (default both)",
+    )
     args = parser.parse_args()
     if args.pg_set is None:
         args.pg_set = ["plan_cache_mode=force_custom_plan"]
@@ -697,6 +796,7 @@ def main() -> None:
 
 synthetic: ModuleType
 region: ModuleType
+reader: ModuleType
 
 if __name__ == "__main__":
     sys.exit(main())

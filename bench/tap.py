@@ -3,7 +3,7 @@
     python bench/tap.py [--files 1000000] [--datasets 10000] [--repeat 30] [--warmup 3]
                         [--big-repeat 5] [--engines postgresql[,sqlite]] [--budget 120]
                         [--seed 7] [--rebuild] [--pg-set NAME=VALUE] [--sqlite-analyze]
-                        [--store-only] [--profile KIND]
+                        [--store-only] [--profile KIND] [--auth {off,on,both}]
 
 The catalogue is bench/region.py's own (PostgreSQL database ``lakecat_bench_region`` on
 $LAKECAT_BENCH_DATABASE_URL or in the cluster kept in /tmp/lakecat-bench-pg; SQLite
@@ -47,6 +47,17 @@ kind stops repeating after --budget seconds (at least 3 runs). At 3 of the http 
 positions (1 for e) the rows of the VOTable are counted (astropy) and compared with the sql
 and hand sides'. Asserts nothing. --store-only times only the hand side (no TAP code needed);
 --profile KIND prints a cProfile of the http side of that kind (which slows that side).
+
+--auth says whether POST /tap/sync carries a bearer token: the service then trusts the local
+issuer (its key in a temporary data directory), and the token, minted once, is subject
+"bench-reader" with scope lake.read:/ctao, a reader of ctao's embargoed records, so the
+embargo rule's scoped branch is in every translated query (an administrator's token would skip
+the rule). ``off``: anonymous, as before. ``on``: the http side carries the token (and the
+runner and sql sides translate for the same viewer). ``both`` (the default): a fifth side,
+token, is the http side with the token at the http side's position, just after it or (every
+other round) just before it; a table gives the difference of the http and token p50s and the
+median of the paired differences: what validation (keys cached) and the embargo rule cost per
+request.
 """
 
 from __future__ import annotations
@@ -62,6 +73,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -70,6 +82,14 @@ from typing import Any
 
 import region  # bench/ (of the copy, once re-executed) is sys.path[0]
 import synthetic
+from reader import (
+    AUTH_MODES,
+    READER_SUBJECT,
+    TOKEN_SCOPES,
+    reader_settings,
+    reader_viewer,
+    report_pairs,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT_ENV, OWNER_ENV, TREE_ENV = synthetic.snapshot_vars("tap")
@@ -82,6 +102,7 @@ OVERHEAD_GOAL = 1.5
 MIN_TIMED = 3
 CHECKED = 3  # http positions whose VOTable rows are counted and compared
 SIDES = ("http", "runner", "sql", "hand")
+PAIRED_SIDE = "token"  # the http side with a token, at the http side's positions (--auth both)
 BINARY2, TABLEDATA = "votable/b2", "votable/td"  # RESPONSEFORMAT aliases of formats.FORMATS
 
 # -- running on a copy of the code ---------------------------------------------------------
@@ -368,6 +389,8 @@ class Sides:
         catalogue: Any = None,
         context: Any = None,
         timeout: float = 600.0,
+        headers: dict[str, str] | None = None,
+        token: dict[str, str] | None = None,
     ) -> None:
         self.engine = engine
         self.positions = positions
@@ -376,6 +399,8 @@ class Sides:
         self.catalogue = catalogue
         self.context = context
         self.timeout = timeout
+        self.headers = headers or {}  # of the http side
+        self.token = token  # the token side's headers (--auth both), else no token side
 
     def for_kind(self, kind: Kind, result: Result) -> dict[str, Side]:
         sides: dict[str, Side] = {"hand": lambda i: self.hand(kind, i)}
@@ -410,10 +435,13 @@ class Sides:
             return Sample((time.perf_counter() - start) * 1000, min(len(rows), kind.maxrec))
 
         sides.update(
-            http=lambda i: self.via_http(kind, i),
+            http=lambda i: self.via_http(kind, i, self.headers),
             runner=lambda i: self.via_runner(kind, i),
             sql=sql,
         )
+        if self.token is not None:
+            token = self.token
+            sides[PAIRED_SIDE] = lambda i: self.via_http(kind, i, token)
         return sides
 
     async def hand(self, kind: Kind, i: int) -> Sample:
@@ -422,7 +450,7 @@ class Sides:
         rows = await _fetch(self.engine, sql)
         return Sample((time.perf_counter() - start) * 1000, len(rows))
 
-    async def via_http(self, kind: Kind, i: int) -> Sample:
+    async def via_http(self, kind: Kind, i: int, headers: dict[str, str]) -> Sample:
         data = {
             "LANG": "ADQL",
             "QUERY": kind.adql(*self.positions[i]),
@@ -430,7 +458,7 @@ class Sides:
             "MAXREC": str(kind.maxrec),
         }
         start = time.perf_counter()
-        reply = await self.http.post("/tap/sync", data=data)
+        reply = await self.http.post("/tap/sync", data=data, headers=headers)
         body = reply.content
         ms = (time.perf_counter() - start) * 1000
         if reply.status_code != 200 or b'name="QUERY_STATUS" value="ERROR"' in body:
@@ -464,11 +492,16 @@ def _votable_rows(body: bytes) -> int:
 
 async def time_kind(kind: Kind, sides: Sides, args: argparse.Namespace) -> Result:
     """Warm-up, then the sides in turn (the order rotates) until the repeat count or the
-    budget; then the rows of a few of the http side's answers are compared with the others'."""
+    budget; then the rows of a few of the http side's answers are compared with the others'.
+    The token side (--auth both) runs at the http side's position, just after it or (every
+    other round) just before it."""
     result = Result(kind, {})
     calls = sides.for_kind(kind, result)
     names = [s for s in SIDES if s in calls]
+    paired = PAIRED_SIDE in calls
     result.sides = {name: Timing() for name in names}
+    if paired:
+        result.sides[PAIRED_SIDE] = Timing()
     width = len(names)
     checked = 1 if kind.big else CHECKED  # astropy takes seconds to read 100,000 rows
     warmup = 1 if kind.big else args.warmup
@@ -476,18 +509,23 @@ async def time_kind(kind: Kind, sides: Sides, args: argparse.Namespace) -> Resul
     for n in range(warmup):
         for s, name in enumerate(names):
             await calls[name](width * n + s)
+            if paired and name == "http":
+                await calls[PAIRED_SIDE](width * n + s)
     profiler = cProfile.Profile() if kind.key in args.profile else None
     began = time.perf_counter()
     for n in range(repeat):
         order = names[n % width :] + names[: n % width]
+        if paired:  # beside http, after it or before it in turn
+            at = order.index("http") + (0 if n % 2 else 1)
+            order.insert(at, PAIRED_SIDE)
         for name in order:
-            i = width * (warmup + n) + names.index(name)
+            i = width * (warmup + n) + names.index("http" if name == PAIRED_SIDE else name)
             if profiler and name == "http":
                 profiler.enable()
             sample = await calls[name](i)
             if profiler and name == "http":
                 profiler.disable()
-            if name == "http" and n >= checked:
+            if name == PAIRED_SIDE or (name == "http" and n >= checked):
                 sample.body = None  # keep only the bodies to check
             result.sides[name].samples.append(sample)
         if time.perf_counter() - began > args.budget and n + 1 >= MIN_TIMED:
@@ -526,6 +564,7 @@ async def time_engine(
     engine = create_engine(url)
     kinds = [k for k in make_kinds() if not args.kinds or k.key in args.kinds]
     results: list[Result] = []
+    keys: tempfile.TemporaryDirectory[str] | None = None
     try:
         if args.store_only:
             return [await _timed(name, k, Sides(engine, positions), args) for k in kinds]
@@ -534,19 +573,25 @@ async def time_engine(
 
         from bridges.tap.execute import QueryRunner  # noqa: PLC0415
         from bridges.tap.tables import RelationContext, TableSet  # noqa: PLC0415
-        from catalogue.config import Settings  # noqa: PLC0415
         from catalogue.service import Catalogue  # noqa: PLC0415
         from catalogue.store.engine import create_sessions  # noqa: PLC0415
         from schema.app import create_app  # noqa: PLC0415
 
-        settings = Settings(database_url=url)
+        keys = (
+            None
+            if args.auth == "off"
+            else tempfile.TemporaryDirectory(prefix="lakecat-bench-tap-keys-")
+        )
+        settings, header = reader_settings(url, Path(keys.name) if keys else None)
         app = create_app(settings, run_migrations=False)
         catalogue = Catalogue(
             create_sessions(engine), moc_order=settings.moc_order, index_cells=settings.index_cells
         )
         runner = QueryRunner(engine, catalogue, TableSet())
         base = "http://bench"
-        context = RelationContext(base, settings.ivoa_authority)
+        # With --auth on, the runner and sql sides translate for the token's viewer.
+        viewer = reader_viewer(args.auth == "on")
+        context = RelationContext(base, settings.ivoa_authority, viewer)
         async with (
             LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager,
             httpx.AsyncClient(
@@ -561,10 +606,14 @@ async def time_engine(
                 catalogue,
                 context,
                 float(settings.tap_sync_timeout),
+                headers=header if args.auth == "on" else None,
+                token=header if args.auth == "both" else None,
             )
             results = [await _timed(name, k, sides, args) for k in kinds]
     finally:
         await engine.dispose()
+        if keys is not None:
+            keys.cleanup()
     return results
 
 
@@ -596,7 +645,12 @@ def _rows(result: Result) -> float:
 
 
 def report(
-    name: str, place: region.Place, sizes: dict[str, Any], results: list[Result], rss: float
+    name: str,
+    place: region.Place,
+    sizes: dict[str, Any],
+    results: list[Result],
+    rss: float,
+    auth: str = "off",
 ) -> None:
     marker = sizes["marker"]
     print()
@@ -607,6 +661,11 @@ def report(
         + (" (region.py's)" if place.shared else "")
         + f", built by code {marker.get('code')}"
     )
+    if auth == "on":
+        print(
+            f"--auth on: the http side carries a bearer token ({READER_SUBJECT}, "
+            f"{' '.join(TOKEN_SCOPES)}); runner and sql translate for the same viewer"
+        )
     print(
         f"{'query':<36} {'rows':>8} {'p50 ms':>9} {'p95 ms':>9} {'sql p50':>9} {'ratio':>7} "
         f"{'hand p50':>9} {'ratio':>7} {'runner':>8} {'writer':>8} {'adql':>6} {'n':>3}"
@@ -662,6 +721,7 @@ def report(
                 f"{r.kind.label:<28} {mb:>6.1f} {http_s:>7.2f} {rows / http_s:>9.0f} {run_s:>8.2f} "
                 f"{write_s:>8.2f} {rows / write_s:>13.0f} {sql_s:>6.2f} {rows / sql_s:>10.0f}"
             )
+    report_auth(results)
     for r in results:
         checked = min(1 if r.kind.big else CHECKED, len(r.sides.get("http", Timing()).samples))
         if r.checks:
@@ -672,6 +732,16 @@ def report(
     print(f"peak RSS of this process so far (all engines run until now): {rss:.0f} MiB")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"load average (1, 5, 15 min) at the end: {load} on {os.cpu_count()} CPUs")
+
+
+def report_auth(results: list[Result]) -> None:
+    """--auth both: the http side anonymous and with the token (bench/reader.py)."""
+    rows = [
+        (r.kind.label, r.sides["http"].ms, r.sides[PAIRED_SIDE].ms)
+        for r in results
+        if r.sides.get(PAIRED_SIDE, Timing()).ms
+    ]
+    report_pairs(rows, _p, "http (anonymous)")
 
 
 async def sizes_of(url: str) -> dict[str, Any]:
@@ -709,12 +779,12 @@ async def run(args: argparse.Namespace, admin_url: str | None) -> None:
         url = place.url(admin_url)
         sizes = await sizes_of(url)
         results = await time_engine(name, url, args, positions)
-        report(name, place, sizes, results, synthetic.maxrss_mib())
+        report(name, place, sizes, results, synthetic.maxrss_mib(), args.auth)
 
 
 def main() -> None:
     synthetic.reexec_on_snapshot(
-        "tap", ("catalogue", "schema", "bridges"), ("synthetic.py", "region.py")
+        "tap", ("catalogue", "schema", "bridges"), ("synthetic.py", "region.py", "reader.py")
     )
     tree = Path(os.environ.get(TREE_ENV, str(ROOT)))
     synthetic.PG_CLUSTER = tree / "scripts" / "pg-cluster"  # not in the copy of the code
@@ -754,6 +824,13 @@ def main() -> None:
     parser.add_argument("--prepare-only", metavar="DATABASE", help=argparse.SUPPRESS)
     parser.add_argument(
         "--profile", action="append", default=[], metavar="KIND", help="cProfile the http side"
+    )
+    parser.add_argument(
+        "--auth",
+        choices=AUTH_MODES,
+        default="both",
+        help="call /tap/sync anonymously (off), with a bearer token of a reader of ctao's "
+        "embargoed records (on), or both in turns, printing the difference (default both)",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -18,9 +18,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bridges.caller import caller_of
 from bridges.tap.datalink import did_key
 from catalogue.config import Settings
-from catalogue.models import ANONYMOUS, DIDKey
+from catalogue.models import DIDKey
 from catalogue.prov_export import ProvNames, prov_json, prov_n
 from catalogue.provenance import MAX_DEPTH, MAX_NODES, Direction
 from catalogue.service import Catalogue
@@ -129,7 +130,8 @@ class ProvenanceExport:
             media = _format(params, request.headers.get("accept", ""))
         except ParameterError as exc:
             return PlainTextResponse(str(exc), status_code=400)
-        lineage = await self._catalogue.provenance.lineage(ANONYMOUS, key, direction, depth, limit)
+        viewer = self._catalogue.policy.viewer(caller_of(request))
+        lineage = await self._catalogue.provenance.lineage(viewer, key, direction, depth, limit)
         if lineage is None:
             return PlainTextResponse(f"DID {key} does not exist", status_code=404)
         names = self._names(request)

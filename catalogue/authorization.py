@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalogue.errors import CatalogueError, InvalidInputError
-from catalogue.models import LOCAL_OPERATOR, Caller
+from catalogue.models import LOCAL_OPERATOR, Caller, check_scope
 
 ALL_SCOPES = "*"
 _READ, _WRITE, _ADMIN = "lake.read", "lake.write", "lake.admin"
@@ -41,6 +41,36 @@ class Grant:
     read: frozenset[str] = frozenset()
     write: frozenset[str] = frozenset()
     admin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Whose eyes a read is for: which embargoed records it may see (catalogue/embargo.py).
+
+    Reads take a viewer, not a caller, so that the store's one visibility rule
+    (``catalogue/store/visibility.py``) needs no policy, and a stored TAP job can carry its
+    owner's view to the worker that runs it.
+    """
+
+    everything: bool = False
+    scopes: frozenset[str] = frozenset()  # scopes whose embargoed records it may see
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON form, for a job that runs later with its owner's view."""
+        return {"everything": self.everything, "scopes": sorted(self.scopes)}
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any] | None) -> Viewer:
+        """The viewer :meth:`to_json` wrote; ``None`` (older rows) is the public."""
+        if not value:
+            return PUBLIC
+        return cls(bool(value.get("everything")), frozenset(map(str, value.get("scopes", []))))
+
+
+#: An anonymous reader: no embargoed record is visible.
+PUBLIC = Viewer()
+#: The operator's view (command line, maintenance): nothing is hidden.
+EVERYTHING = Viewer(everything=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +99,23 @@ class Rights:
     def embargo_scopes(self) -> frozenset[str]:
         """The scopes whose embargoed records the caller may see (unless it sees all)."""
         return self.read | self.write
+
+    @property
+    def viewer(self) -> Viewer:
+        """What the caller's reads may see."""
+        if self.reads_everything:
+            return EVERYTHING
+        scopes = frozenset(s for s in self.embargo_scopes if _is_scope(s))
+        return Viewer(scopes=scopes) if scopes else PUBLIC
+
+
+def _is_scope(text: str) -> bool:
+    """Whether ``text`` can name a DID scope: anything else in a token grants nothing."""
+    try:
+        check_scope(text)
+    except InvalidInputError:
+        return False
+    return True
 
 
 def _token_grants(scopes: Iterable[str]) -> Grant:
@@ -120,6 +167,10 @@ class AccessPolicy:
             admin=any(g.admin for g in grants),
             authenticated=caller.authenticated,
         )
+
+    def viewer(self, caller: Caller) -> Viewer:
+        """What ``caller``'s reads may see."""
+        return self.rights(caller).viewer
 
     def writer(self, caller: Caller) -> Rights:
         """The rights of a caller about to write; an anonymous one is refused outright."""

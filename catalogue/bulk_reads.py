@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from catalogue.authorization import Viewer
 from catalogue.coverage import Coverage
 from catalogue.harvest import HarvestInfo
 from catalogue.models import DID, DIDKey, Extent, MetaValue, Replica
@@ -19,25 +20,25 @@ class BulkReads:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def dids_by_key(self, keys: Sequence[DIDKey]) -> dict[DIDKey, DID]:
-        """Live DIDs by ``scope:name``."""
+    async def dids_by_key(self, keys: Sequence[DIDKey], viewer: Viewer) -> dict[DIDKey, DID]:
+        """DIDs ``viewer`` may see, by ``scope:name``."""
         async with self._sessions() as session:
-            return await batch.dids_by_key(session, keys)
+            return await batch.dids_by_key(session, keys, viewer)
 
-    async def dids_by_id(self, ids: Sequence[int]) -> dict[int, DID]:
-        """Live DIDs by id."""
+    async def dids_by_id(self, ids: Sequence[int], viewer: Viewer) -> dict[int, DID]:
+        """DIDs ``viewer`` may see, by id."""
         async with self._sessions() as session:
-            return await batch.dids_by_id(session, ids)
+            return await batch.dids_by_id(session, ids, viewer)
 
     async def replicas(self, ids: Sequence[int]) -> dict[int, list[Replica]]:
         """Replicas of each DID."""
         async with self._sessions() as session:
             return await batch.replicas_of(session, ids)
 
-    async def parents(self, ids: Sequence[int]) -> dict[int, list[DID]]:
-        """Direct parents of each DID."""
+    async def parents(self, ids: Sequence[int], viewer: Viewer) -> dict[int, list[DID]]:
+        """Direct parents of each DID that ``viewer`` may see."""
         async with self._sessions() as session:
-            return await batch.parents_of(session, ids)
+            return await batch.parents_of(session, ids, viewer)
 
     async def harvest(self, ids: Sequence[int]) -> dict[int, HarvestInfo]:
         """Where each harvested DID came from (lake DIDs are absent)."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+from catalogue.authorization import EVERYTHING
 from catalogue.ingest import Candidate, candidate_from_record
 from catalogue.models import RSE, DIDKey, DIDType, RunSummary
 from catalogue.service import Catalogue
@@ -415,7 +416,7 @@ def generate_demo_lake(seed: int = 2026, scale: float = 1.0) -> DemoLake:
 
 async def demo_lake_exists(catalogue: Catalogue) -> bool:
     """Whether a demo build has completed here (its last step, filling the marker, is done)."""
-    detail = await catalogue.get_did(_MARKER)
+    detail = await catalogue.get_did(_MARKER, viewer=EVERYTHING)
     return detail is not None and bool(detail.did.length)
 
 

@@ -1,8 +1,8 @@
 """Reading provenance for the interfaces: one DID's neighbours in bulk, and lineage walks.
 
 Each method opens its own session (sibling GraphQL resolvers run concurrently) and takes the
-caller, because what a caller may see is decided per caller
-(:mod:`catalogue.store.visibility`); an entity the caller may not see is left out, never
+viewer, because what a viewer may see is decided per viewer
+(:mod:`catalogue.store.visibility`); an entity the viewer may not see is left out, never
 counted.
 """
 
@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from catalogue.models import Caller, DIDKey
+from catalogue.authorization import Viewer
+from catalogue.models import DIDKey
 from catalogue.provenance import (
     Activity,
     Agent,
@@ -26,7 +27,6 @@ from catalogue.provenance import (
 from catalogue.store import batch, lineage
 from catalogue.store import provenance as store
 from catalogue.store import tables as t
-from catalogue.store.visibility import visible_dids
 
 EntityEdge = tuple[Entity, Edge]
 
@@ -45,11 +45,11 @@ class ProvenanceReads:
         self._sessions = sessions
 
     async def generated_by(
-        self, caller: Caller, did_ids: Sequence[int]
+        self, viewer: Viewer, did_ids: Sequence[int]
     ) -> dict[int, tuple[Activity, Edge]]:
         """The activity that generated each DID (and the generation's role and time)."""
         async with self._sessions() as session:
-            entities = await store.entities_of_dids(session, caller, did_ids)
+            entities = await store.entities_of_dids(session, viewer, did_ids)
             by_entity = {e.id: did for did, e in entities.items()}
             edges = await store.edges(
                 session, t.prov_generation, "entity_id", "activity_id", by_entity
@@ -57,10 +57,10 @@ class ProvenanceReads:
             found = await store.activities(session, {e.target for e in edges})
         return {by_entity[e.source]: (found[e.target], e) for e in edges}
 
-    async def used_by(self, caller: Caller, did_ids: Sequence[int]) -> dict[int, list[Activity]]:
+    async def used_by(self, viewer: Viewer, did_ids: Sequence[int]) -> dict[int, list[Activity]]:
         """The activities that used each DID, oldest first."""
         async with self._sessions() as session:
-            entities = await store.entities_of_dids(session, caller, did_ids)
+            entities = await store.entities_of_dids(session, viewer, did_ids)
             by_entity = {e.id: did for did, e in entities.items()}
             edges = await store.edges(session, t.prov_usage, "entity_id", "activity_id", by_entity)
             found = await store.activities(session, {e.target for e in edges})
@@ -70,7 +70,7 @@ class ProvenanceReads:
         return result
 
     async def neighbours(
-        self, caller: Caller, did_ids: Sequence[int], direction: Direction
+        self, viewer: Viewer, did_ids: Sequence[int], direction: Direction
     ) -> dict[int, list[Entity]]:
         """The entities one step away from each DID: what it was derived from, or its derivatives.
 
@@ -80,7 +80,7 @@ class ProvenanceReads:
         """
         up = direction is Direction.UPSTREAM
         async with self._sessions() as session:
-            roots = await store.entities_of_dids(session, caller, did_ids)
+            roots = await store.entities_of_dids(session, viewer, did_ids)
             by_entity = {e.id: did for did, e in roots.items()}
             first = (
                 ("entity_id", "activity_id", t.prov_generation)
@@ -96,12 +96,12 @@ class ProvenanceReads:
                     "activity_id",
                     "entity_id",
                     {e.target for e in steps},
-                    visible_far=caller,
+                    visible_far=viewer,
                 )
             )
             near, far = ("generated_id", "used_id") if up else ("used_id", "generated_id")
             asserted = await store.edges(
-                session, t.prov_derivation, near, far, by_entity, visible_far=caller
+                session, t.prov_derivation, near, far, by_entity, visible_far=viewer
             )
             targets: dict[int, set[int]] = {}
             for e in steps:
@@ -110,26 +110,26 @@ class ProvenanceReads:
                 targets.setdefault(e.source, set()).add(e.target)
             for entity_id, found in targets.items():
                 found.discard(entity_id)
-            loaded = await store.entities(session, caller, {i for s in targets.values() for i in s})
+            loaded = await store.entities(session, viewer, {i for s in targets.values() for i in s})
         return {
             by_entity[entity]: sorted((loaded[i] for i in ids if i in loaded), key=lambda e: e.key)
             for entity, ids in targets.items()
         }
 
-    async def activities(self, ids: Sequence[int]) -> dict[int, Activity]:
-        """Activities by id."""
+    async def activities(self, viewer: Viewer, ids: Sequence[int]) -> dict[int, Activity]:
+        """Activities by id that ``viewer`` may see (store.visibility.activity_visible)."""
         async with self._sessions() as session:
-            return await store.activities(session, ids)
+            return await store.activities(session, ids, viewer)
 
     async def _entity_edges(
-        self, caller: Caller, table: str, activity_ids: Sequence[int]
+        self, viewer: Viewer, table: str, activity_ids: Sequence[int]
     ) -> dict[int, list[EntityEdge]]:
         relation = t.prov_usage if table == "used" else t.prov_generation
         async with self._sessions() as session:
             edges = await store.edges(
-                session, relation, "activity_id", "entity_id", activity_ids, visible_far=caller
+                session, relation, "activity_id", "entity_id", activity_ids, visible_far=viewer
             )
-            loaded = await store.entities(session, caller, {e.target for e in edges})
+            loaded = await store.entities(session, viewer, {e.target for e in edges})
         found: dict[int, list[EntityEdge]] = {}
         for e in edges:
             if e.target in loaded:
@@ -139,16 +139,16 @@ class ProvenanceReads:
         return found
 
     async def usages(
-        self, caller: Caller, activity_ids: Sequence[int]
+        self, viewer: Viewer, activity_ids: Sequence[int]
     ) -> dict[int, list[EntityEdge]]:
         """What each activity used (visible entities only), by role."""
-        return await self._entity_edges(caller, "used", activity_ids)
+        return await self._entity_edges(viewer, "used", activity_ids)
 
     async def generations(
-        self, caller: Caller, activity_ids: Sequence[int]
+        self, viewer: Viewer, activity_ids: Sequence[int]
     ) -> dict[int, list[EntityEdge]]:
         """What each activity generated (visible entities only), by role."""
-        return await self._entity_edges(caller, "generated", activity_ids)
+        return await self._entity_edges(viewer, "generated", activity_ids)
 
     async def parameters(self, activity_ids: Sequence[int]) -> dict[int, list[StoredParameter]]:
         """Each activity's configuration parameters."""
@@ -183,7 +183,7 @@ class ProvenanceReads:
 
     async def lineage(
         self,
-        caller: Caller,
+        viewer: Viewer,
         key: DIDKey,
         direction: Direction,
         depth: int,
@@ -191,18 +191,18 @@ class ProvenanceReads:
         *,
         parameters: bool = False,
     ) -> Lineage | None:
-        """The provenance subgraph around a DID; ``None`` when the caller cannot see it."""
+        """The provenance subgraph around a DID; ``None`` when the viewer cannot see it."""
         check_walk(depth, limit)
         async with self._sessions() as session:
-            did = (await batch.dids_by_key(session, [key])).get(key)
-            if did is None or not await visible_dids(session, caller, [did.id]):
+            did = (await batch.dids_by_key(session, [key], viewer)).get(key)
+            if did is None:
                 return None
-            root = (await store.entities_of_dids(session, caller, [did.id])).get(did.id)
+            root = (await store.entities_of_dids(session, viewer, [did.id])).get(did.id)
             if root is None:  # a visible DID without provenance: the root alone
                 alone = Entity(0, None, did.key, did.type, did.id)
                 found = Lineage(root=alone, direction=direction, depth=depth)
                 found.entity_levels[0] = 0
                 found.entities[0] = alone
                 return found
-            walked = await lineage.walk(session, caller, root, direction, depth, limit)
-            return await lineage.fill(session, caller, walked, parameters=parameters)
+            walked = await lineage.walk(session, viewer, root, direction, depth, limit)
+            return await lineage.fill(session, viewer, walked, parameters=parameters)

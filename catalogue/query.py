@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from catalogue.authorization import PUBLIC, Viewer
 from catalogue.coverage import Coverage
 from catalogue.errors import InvalidQueryError
 from catalogue.filters import Filter
@@ -84,6 +85,8 @@ class DIDQuery:
     descending: bool = False
     limit: int = 100
     cursor: str | None = None
+    #: Whose eyes the results are for: embargoed records they may not see are left out.
+    viewer: Viewer = PUBLIC
 
     def __post_init__(self) -> None:
         if not 0 <= self.limit <= MAX_PAGE:
@@ -110,6 +113,7 @@ class DIDQuery:
             self.spectral,
             self.sort.value,
             self.descending,
+            self.viewer.to_json(),
         ]
         text = json.dumps(parts, default=str, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalogue.authorization import Viewer
 from catalogue.ingest import Candidate, Rejected
 from catalogue.models import Caller, DIDKey
 from catalogue.provenance import Activity, ActivitySpec, EntityRef, Recorded
@@ -46,9 +47,9 @@ def _named_dids(spec: ActivitySpec) -> list[DIDKey]:
     return keys
 
 
-async def _names(session: AsyncSession, caller: Caller, keys: Sequence[DIDKey]) -> _Names:
+async def _names(session: AsyncSession, viewer: Viewer, keys: Sequence[DIDKey]) -> _Names:
     rows = await files.find_dids(session, sorted(set(keys)))
-    return _Names(rows, await visible_dids(session, caller, [r["id"] for r in rows.values()]))
+    return _Names(rows, await visible_dids(session, viewer, [r["id"] for r in rows.values()]))
 
 
 def _missing(key: DIDKey) -> str:
@@ -219,13 +220,17 @@ async def record(
     new_files: list[Candidate | Rejected],
     registration: Registration,
     caller: Caller,
+    viewer: Viewer,
 ) -> Recorded:
-    """Record an activity in the session's transaction; ``problems`` say why not."""
+    """Record an activity in the session's transaction; ``problems`` say why not.
+
+    DIDs the caller may not see (``viewer``) are missing to it, as inputs or as outputs.
+    """
     now = datetime.now(UTC)
     result = Recorded()
     file_keys = {item.spec.key for item in new_files if isinstance(item, Candidate)}
     outputs = _outputs(spec, new_files)
-    names = await _names(session, caller, _named_dids(spec))
+    names = await _names(session, viewer, _named_dids(spec))
     result.problems = _check_outputs(spec, outputs) + await _check_inputs(
         session, spec, names, {key for _, key, _ in outputs}
     )
@@ -236,7 +241,7 @@ async def record(
         return result
     result.registered = registration.summary.registered
     result.unchanged = registration.summary.unchanged
-    names = await _names(session, caller, [*_named_dids(spec), *file_keys])
+    names = await _names(session, viewer, [*_named_dids(spec), *file_keys])
     entities = await _entities(session, spec, names, now)
     earlier = await store.generators(
         session, [entities.of(EntityRef(did=key), names) for _, key, _ in outputs]

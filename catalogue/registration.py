@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalogue import embargo
 from catalogue.ingest import Candidate, Rejected, prepare
 from catalogue.models import DIDKey, DIDType, RunSummary
 from catalogue.store import dids, files, harvest, rses, search_docs
@@ -188,4 +189,5 @@ def _contribution(item: files.PreparedFile) -> Contribution:
         char.get("em_min"),
         char.get("em_max"),
         summary_values(char),
+        embargo.of_file(char, item.spec.key.scope),
     )

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from catalogue.authorization import PUBLIC, Viewer
 from catalogue.errors import InvalidQueryError
 from catalogue.filters import Filter
 from catalogue.models import DIDKey, DIDType
@@ -127,6 +128,8 @@ class SearchQuery:
     descending: bool = False  # RELEVANCE is always best first
     limit: int = 20
     after: str | None = None  # a cursor from a previous page of the same query
+    #: Whose eyes the results are for: embargoed records they may not see are left out.
+    viewer: Viewer = PUBLIC
 
     def __post_init__(self) -> None:
         if not 0 <= self.limit <= MAX_SEARCH_PAGE:
@@ -154,6 +157,7 @@ class SearchQuery:
             self.spectral,
             self.sort.value,
             self.descending,
+            self.viewer.to_json(),
         ]
         text = json.dumps(parts, default=str, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]

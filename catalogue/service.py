@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalogue import harvesting, recording, syncing
-from catalogue.authorization import AccessPolicy
+from catalogue.authorization import PUBLIC, AccessPolicy, Viewer
 from catalogue.bulk_reads import BulkReads
 from catalogue.config import Settings
 from catalogue.coverage import Coverage, check_order
@@ -186,7 +186,8 @@ class Catalogue:
         self.policy.require_write(caller, [parent.scope])
         async with self._sessions.begin() as session:
             parent_row = await dids.require_did(session, parent)
-            rows = [await dids.require_did(session, c) for c in children]
+            view = self.policy.viewer(caller)
+            rows = [await dids.require_did(session, c, view) for c in children]
             added = await dids.attach(session, parent_row, rows, _now(), self._index_cells)
             if added:
                 await _mark_membership(session, parent_row["id"], [r["id"] for r in rows])
@@ -200,7 +201,8 @@ class Catalogue:
         self.policy.require_write(caller, [parent.scope])
         async with self._sessions.begin() as session:
             parent_row = await dids.require_did(session, parent)
-            rows = [await dids.require_did(session, c) for c in children]
+            view = self.policy.viewer(caller)
+            rows = [await dids.require_did(session, c, view) for c in children]
             removed = await dids.detach(session, parent_row, rows, _now(), self._index_cells)
             if removed:
                 await _mark_membership(session, parent_row["id"], [r["id"] for r in rows])
@@ -270,41 +272,51 @@ class Catalogue:
 
     # -- reading ---------------------------------------------------------------------------
 
-    async def get_did(self, key: DIDKey) -> DIDDetail | None:
-        """A DID with everything known about it, or ``None``."""
+    async def get_did(self, key: DIDKey, *, viewer: Viewer = PUBLIC) -> DIDDetail | None:
+        """A DID with everything known about it, or ``None`` (missing, or hidden from viewer)."""
         async with self._sessions() as session:
-            return await dids.get_detail(session, key)
+            return await dids.get_detail(session, key, viewer)
 
-    async def get_coverage(self, key: DIDKey) -> Coverage | None:
+    async def get_coverage(self, key: DIDKey, *, viewer: Viewer = PUBLIC) -> Coverage | None:
         """A DID's MOC, or ``None`` when it has no sky coverage."""
         async with self._sessions() as session:
-            row = await dids.require_did(session, key)
+            row = await dids.require_did(session, key, viewer)
             return await dids.get_coverage(session, row["id"])
 
-    async def list_children(self, key: DIDKey, *, recursive: bool = False) -> list[DID]:
+    async def list_children(
+        self, key: DIDKey, *, viewer: Viewer = PUBLIC, recursive: bool = False
+    ) -> list[DID]:
         """A collection's content, directly or at any depth."""
         async with self._sessions() as session:
-            row = await dids.require_did(session, key)
-            return await dids.relatives(session, row["id"], down=True, recursive=recursive)
+            row = await dids.require_did(session, key, viewer)
+            return await dids.relatives(
+                session, row["id"], down=True, recursive=recursive, viewer=viewer
+            )
 
-    async def list_parents(self, key: DIDKey, *, recursive: bool = False) -> list[DID]:
+    async def list_parents(
+        self, key: DIDKey, *, viewer: Viewer = PUBLIC, recursive: bool = False
+    ) -> list[DID]:
         """The collections a DID belongs to, directly or at any depth."""
         async with self._sessions() as session:
-            row = await dids.require_did(session, key)
-            return await dids.relatives(session, row["id"], down=False, recursive=recursive)
+            row = await dids.require_did(session, key, viewer)
+            return await dids.relatives(
+                session, row["id"], down=False, recursive=recursive, viewer=viewer
+            )
 
     async def search(self, query: DIDQuery) -> Page[DID]:
         """DIDs matching a query, one page at a time."""
         async with self._sessions() as session:
             return await queries.list_dids(session, query)
 
-    async def region_ids(self, region: RegionFilter) -> list[int]:
-        """Store ids of the files whose footprint meets ``region`` exactly, in id order.
+    async def region_ids(self, region: RegionFilter, *, viewer: Viewer = PUBLIC) -> list[int]:
+        """Store ids of the files ``viewer`` may see whose footprint meets ``region`` exactly.
 
         The TAP bridge's ADQL geometry on ``s_region`` is decided here, by the same
         index probe and exact tests as :meth:`search`, so both interfaces agree.
         """
-        query = DIDQuery(types=(DIDType.FILE,), region=region, sort=SortKey.NAME, limit=0)
+        query = DIDQuery(
+            types=(DIDType.FILE,), region=region, sort=SortKey.NAME, limit=0, viewer=viewer
+        )
         async with self._sessions() as session:
             return sorted([row["id"] async for row in queries.region_rows(session, query)])
 
@@ -402,7 +414,9 @@ class Catalogue:
                 may_write=rights.may_write,
             )
             transaction = await session.begin()
-            result = await recording.record(session, spec, list(new_files), run, caller)
+            result = await recording.record(
+                session, spec, list(new_files), run, caller, self.policy.viewer(caller)
+            )
             if result.problems:
                 await transaction.rollback()
                 result.registered = result.unchanged = 0

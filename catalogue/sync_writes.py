@@ -324,7 +324,9 @@ class Writes:
             coverage = await dids.get_coverage(session, did_id)
         for table in (t.characterisation, t.coverage, t.coverage_cell):
             await session.execute(delete(table).where(table.c.did_id == did_id))
-        await insert_details(session, [Details(did_id, merged, coverage, {})], self._cells)
+        await insert_details(
+            session, [Details(did_id, merged, coverage, {})], self._cells, replacing=True
+        )
         for parent in await parents_of(session, did_id):
             await recompute_upward(session, parent, self._cells)
         return True

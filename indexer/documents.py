@@ -105,7 +105,17 @@ async def _extras(session: AsyncSession, ids: Sequence[int]) -> dict[int, dict[s
     found: dict[int, dict[str, Any]] = {i: {"summary": []} for i in ids}
     for start in range(0, len(ids), IN_LIST_LIMIT):
         chunk = list(ids[start : start + IN_LIST_LIMIT])
-        names = ("id", "bytes", "length", "guid", "adler32", "md5", "updated_at")
+        names = (
+            "id",
+            "bytes",
+            "length",
+            "guid",
+            "adler32",
+            "md5",
+            "updated_at",
+            "embargo_until",
+            "embargo_scope",
+        )
         columns = [t.did.c[c] for c in names]
         for row in await session.execute(select(*columns).where(t.did.c.id.in_(chunk))):
             found[row.id].update(
@@ -115,6 +125,8 @@ async def _extras(session: AsyncSession, ids: Sequence[int]) -> dict[int, dict[s
                 adler32=row.adler32,
                 md5=row.md5,
                 updated_at=micros(row.updated_at) if row.updated_at else None,
+                embargo_until=micros(row.embargo_until) if row.embargo_until else None,
+                embargo_scope=row.embargo_scope,
             )
         cv = t.collection_value
         statement = select(cv.c.did_id, cv.c.field, cv.c.v_text, cv.c.v_num).where(

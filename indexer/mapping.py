@@ -88,6 +88,9 @@ def index_mappings() -> dict[str, Any]:
         "md5": {"type": "keyword"},
         "created_at": _MICROS,
         "updated_at": _MICROS,
+        # the DID's embargo (catalogue/embargo.py): hidden until then but to embargo_scope's readers
+        "embargo_until": _MICROS,
+        "embargo_scope": {"type": "keyword"},
         # t_hi / em_hi: the range's end, or its start when it has none (the store's rule)
         "t_min": {"type": "double"},
         "t_hi": {"type": "double"},

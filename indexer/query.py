@@ -7,13 +7,16 @@ the backend then decides exactly from the store (indexer/backend.py).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
+from catalogue.authorization import Viewer
 from catalogue.coverage import Coverage
 from catalogue.search import SearchFacet, SearchQuery, SearchSort, TextQuery
-from indexer.filter_es import Query, all_of, any_of, exists, filter_query
+from indexer.filter_es import Query, all_of, any_of, exists, filter_query, negate
+from indexer.mapping import micros
 
 #: A region query is coarsened until its MOC has at most this many ranges (bool clauses).
 QUERY_MOC_RANGES = 256
@@ -65,9 +68,22 @@ def region_clause(coverage: Coverage) -> Query:
     )
 
 
+def visible_to(viewer: Viewer, now: datetime) -> list[Query]:
+    """The embargo rule of catalogue/store/visibility.py as a filter (none for an operator)."""
+    if viewer.everything:
+        return []
+    released = [
+        negate(exists("embargo_until")),
+        {"range": {"embargo_until": {"lte": micros(now)}}},
+    ]
+    if viewer.scopes:
+        released.append({"terms": {"embargo_scope": sorted(viewer.scopes)}})
+    return [any_of(*released)]
+
+
 def filters(query: SearchQuery) -> list[Query]:
-    """Every criterion but the text, as filter clauses."""
-    parts: list[Query] = []
+    """Every criterion but the text, as filter clauses; the viewer's embargo rule first."""
+    parts: list[Query] = visible_to(query.viewer, datetime.now(UTC))
     if query.scopes:
         parts.append({"terms": {"scope": list(query.scopes)}})
     if query.sources:

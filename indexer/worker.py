@@ -224,10 +224,28 @@ class IndexWorker:
         return sorted(response.body)
 
     async def ensure_index(self) -> None:
-        """Build the index from the store when the alias does not exist yet."""
+        """Build the index from the store when the alias is missing or its mapping is older.
+
+        An index built before a field was added (``embargo_until``, say) would answer
+        wrongly, and for embargoes unsafely: it is rebuilt, not trusted.
+        """
         if not (await self._client.indices.exists_alias(name=self.alias)).body:
             log.info("index alias %s is missing: building it from the store", self.alias)
             await self.rebuild()
+            return
+        missing = await self._missing_fields()
+        if missing:
+            log.warning("index %s lacks %s: rebuilding it from the store", self.alias, missing)
+            await self.rebuild()
+
+    async def _missing_fields(self) -> list[str]:
+        """Top-level fields of the current mapping that the alias's indices lack."""
+        wanted = set(index_mappings()["properties"])
+        found = (await self._client.indices.get_mapping(index=self.alias)).body
+        missing: set[str] = set()
+        for index in found.values():
+            missing |= wanted - set(index.get("mappings", {}).get("properties", {}))
+        return sorted(missing)
 
     async def rebuild(
         self, progress: Callable[[int], None] | None = None, *, force: bool = False

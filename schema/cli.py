@@ -12,6 +12,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
+from catalogue.authorization import EVERYTHING
 from catalogue.config import Settings
 from catalogue.coverage import Coverage, MocFormat
 from catalogue.errors import InvalidInputError
@@ -301,6 +302,7 @@ def ls(
             filter=parse_rucio_filter(filter_text) if filter_text else None,
             region=region,
             limit=limit,
+            viewer=EVERYTHING,  # the command line is the operator's
         )
         return catalogue.search(query)
 
@@ -363,7 +365,7 @@ def show(settings: Settings, did: str, moc_format: str | None) -> None:
     key = _key(did)
 
     async def read(catalogue: Catalogue) -> tuple[DIDDetail | None, HarvestInfo | None]:
-        detail = await catalogue.get_did(key)
+        detail = await catalogue.get_did(key, viewer=EVERYTHING)
         if detail is None:
             return None, None
         return detail, (await catalogue.harvest_info([detail.did.id])).get(detail.did.id)
@@ -384,7 +386,7 @@ def show(settings: Settings, did: str, moc_format: str | None) -> None:
         ):
             out.print(f"  {label:<20} {value}")
     if moc_format:
-        moc = run_work(settings, lambda c: c.get_coverage(key))
+        moc = run_work(settings, lambda c: c.get_coverage(key, viewer=EVERYTHING))
         out.print(moc.to_string(MocFormat(moc_format)) if moc else "(no coverage)")
 
 

@@ -38,6 +38,8 @@ async def member_page(
 ) -> DIDConnection:
     """A page of a collection's direct members."""
     catalogue = info.context.catalogue
-    query = to_query(None, sort, first, after, catalogue.moc_order, parent=parent)
+    query = to_query(
+        None, sort, first, after, catalogue.moc_order, info.context.viewer, parent=parent
+    )
     with at("after"):
         return connection(await info.context.loaders.members.load(query))

@@ -8,6 +8,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
+from catalogue.authorization import PUBLIC, Viewer
 from catalogue.coverage import Coverage
 from catalogue.harvest import HarvestInfo
 from catalogue.models import ANONYMOUS, DID, Caller, DIDKey, Extent, MetaValue, Page, Replica
@@ -23,7 +24,7 @@ class Loaders:
     """One loader per part of a DID; each batches the keys asked for in one tick."""
 
     catalogue: Catalogue
-    caller: Caller = ANONYMOUS
+    viewer: Viewer = PUBLIC
     did_by_key: DataLoader[DIDKey, DID | None] = field(init=False)
     replicas: DataLoader[int, list[Replica]] = field(init=False)
     parents: DataLoader[int, list[DID]] = field(init=False)
@@ -35,16 +36,16 @@ class Loaders:
     provenance: ProvenanceLoaders = field(init=False)
 
     def __post_init__(self) -> None:
-        reads = self.catalogue.reads
-        self.did_by_key = batched_loader(reads.dids_by_key, None)
+        reads, viewer = self.catalogue.reads, self.viewer
+        self.did_by_key = batched_loader(lambda keys: reads.dids_by_key(keys, viewer), None)
         self.replicas = batched_loader(reads.replicas, [])
-        self.parents = batched_loader(reads.parents, [])
+        self.parents = batched_loader(lambda ids: reads.parents(ids, viewer), [])
         self.metadata = batched_loader(reads.metadata, {})
         self.characterisation = batched_loader(reads.characterisations, {})
         self.extent = batched_loader(reads.extents, None)
         self.harvest = batched_loader(reads.harvest, None)
         self.members = DataLoader(load_fn=self._member_pages)
-        self.provenance = ProvenanceLoaders(self.catalogue.provenance, self.caller)
+        self.provenance = ProvenanceLoaders(self.catalogue.provenance, viewer)
 
     async def _member_pages(self, queries: list[DIDQuery]) -> list[Page[DID] | BaseException]:
         """Pages of several collections (one search each), answered together.
@@ -66,11 +67,14 @@ class Context:
     caller: Caller = ANONYMOUS
     search: SearchBackend | None = None
     response: Any = None  # the HTTP response being built: status and headers (AuthStatus)
+    #: What the caller's reads may see (embargoes): resolved once per request.
+    viewer: Viewer = field(init=False)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.catalogue, self.caller)
+        self.viewer = self.catalogue.policy.viewer(self.caller)
+        self.loaders = Loaders(self.catalogue, self.viewer)
 
     def forget_reads(self) -> None:
         """Drop what the loaders cached: after a write, later fields must read it afresh."""
-        self.loaders = Loaders(self.catalogue, self.caller)
+        self.loaders = Loaders(self.catalogue, self.viewer)

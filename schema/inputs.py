@@ -14,6 +14,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.scalars import JSON
 
+from catalogue.authorization import Viewer
 from catalogue.bands import Band as CoreBand
 from catalogue.bands import band_range
 from catalogue.coverage import Coverage
@@ -251,9 +252,10 @@ def to_query(
     first: int,
     after: str | None,
     order: int,
+    viewer: Viewer,
     parent: DIDKey | None = None,
 ) -> DIDQuery:
-    """The catalogue query for a filter, a sort order and a page."""
+    """The catalogue query for a filter, a sort order and a page, for ``viewer``'s eyes."""
     f = f or DIDFilterInput()
     sort = sort or SortInput()
     if not 0 <= first <= MAX_PAGE:
@@ -281,6 +283,7 @@ def to_query(
             descending=sort.direction is SortDirection.DESC,
             limit=first,
             cursor=after,
+            viewer=viewer,
         )
     with at("after"):
         decode_cursor(query)

@@ -14,6 +14,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from catalogue import models
+from catalogue.authorization import PermissionDeniedError
 from catalogue.errors import InvalidInputError
 from catalogue.ingest import Candidate, Rejected, candidate_from_record, parse_meta_value
 from catalogue.models import DIDKey, DIDType, ReplicaSpec
@@ -173,8 +174,12 @@ def _candidates(files: list[FileInput], dataset: str | None) -> list[Candidate |
 
 async def _did(info: Info[Context, None], key: DIDKey) -> DID:
     info.context.forget_reads()  # an earlier mutation of this request may have cached it
-    record = await info.context.catalogue.reads.dids_by_key([key])
-    return from_domain(record[key])
+    record = (await info.context.catalogue.reads.dids_by_key([key], info.context.viewer)).get(key)
+    if record is None:  # its members' embargo hides it from this caller (docs/security.md)
+        who = info.context.caller.subject
+        msg = f"{key} was written, but an embargo on its members hides it from {who}"
+        raise PermissionDeniedError(msg)
+    return from_domain(record)
 
 
 async def _membership(

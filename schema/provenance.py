@@ -388,7 +388,7 @@ async def lineage(
     """The provenance subgraph around a DID."""
     try:
         found = await info.context.catalogue.provenance.lineage(
-            info.context.caller, did.record.key, prov.Direction(direction), depth, limit
+            info.context.viewer, did.record.key, prov.Direction(direction), depth, limit
         )
     except InvalidInputError as exc:
         where, _, reason = str(exc).partition(": ")

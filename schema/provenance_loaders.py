@@ -1,4 +1,4 @@
-"""Per-request DataLoaders of provenance, bound to the request's caller (what it may see)."""
+"""Per-request DataLoaders of provenance, bound to the request's viewer (what it may see)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from catalogue.models import Caller
+from catalogue.authorization import Viewer
 from catalogue.provenance import Activity, Agent, Direction, Edge, Entity, StoredParameter
 from catalogue.provenance_reads import EntityEdge, ProvenanceReads
 from schema.loaders import batched_loader
@@ -16,12 +16,12 @@ from schema.loaders import batched_loader
 class ProvenanceLoaders:
     """One loader per provenance part of a DID or an activity."""
 
-    def __init__(self, reads: ProvenanceReads, caller: Caller) -> None:
+    def __init__(self, reads: ProvenanceReads, viewer: Viewer) -> None:
         def bound(method: Callable[..., Awaitable[Any]]) -> Callable[[Sequence[int]], Any]:
-            return lambda ids: method(caller, ids)
+            return lambda ids: method(viewer, ids)
 
         def neighbours(direction: Direction) -> Callable[[Sequence[int]], Any]:
-            return lambda ids: reads.neighbours(caller, ids, direction)
+            return lambda ids: reads.neighbours(viewer, ids, direction)
 
         self.generated_by: DataLoader[int, tuple[Activity, Edge] | None] = batched_loader(
             bound(reads.generated_by), None
@@ -33,7 +33,9 @@ class ProvenanceLoaders:
         self.derivatives: DataLoader[int, list[Entity]] = batched_loader(
             neighbours(Direction.DOWNSTREAM), []
         )
-        self.activity: DataLoader[int, Activity | None] = batched_loader(reads.activities, None)
+        self.activity: DataLoader[int, Activity | None] = batched_loader(
+            bound(reads.activities), None
+        )
         self.used: DataLoader[int, list[EntityEdge]] = batched_loader(bound(reads.usages), [])
         self.generated: DataLoader[int, list[EntityEdge]] = batched_loader(
             bound(reads.generations), []

@@ -43,7 +43,9 @@ class Query(SearchQueries, HarvestQueries, ProvenanceQueries, AuditQueries):
         first: int = 50,
         after: str | None = None,
     ) -> DIDConnection:
-        query = to_query(filter, sort, first, after, info.context.catalogue.moc_order)
+        query = to_query(
+            filter, sort, first, after, info.context.catalogue.moc_order, info.context.viewer
+        )
         with at("filter"):
             return connection(await info.context.catalogue.search(query))
 
@@ -58,7 +60,9 @@ class Query(SearchQueries, HarvestQueries, ProvenanceQueries, AuditQueries):
     ) -> Coverage:
         with at("maxOrder"):
             check_order(max_order)
-        query = to_query(filter, None, 0, None, info.context.catalogue.moc_order)
+        query = to_query(
+            filter, None, 0, None, info.context.catalogue.moc_order, info.context.viewer
+        )
         with at("filter"):
             return Coverage(value=await info.context.catalogue.union_coverage(query, max_order))
 
@@ -72,7 +76,9 @@ class Query(SearchQueries, HarvestQueries, ProvenanceQueries, AuditQueries):
     ) -> list[Facet]:
         if not 1 <= limit <= 1000:  # noqa: PLR2004
             raise input_error("limit", "must be between 1 and 1000")
-        query = to_query(filter, None, 0, None, info.context.catalogue.moc_order)
+        query = to_query(
+            filter, None, 0, None, info.context.catalogue.moc_order, info.context.viewer
+        )
         wanted = [CoreFacetField(f) for f in fields]
         with at("filter"):
             counts = await info.context.catalogue.facets(query, wanted, limit)

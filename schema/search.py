@@ -11,6 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from catalogue import search as port
+from catalogue.authorization import Viewer
 from catalogue.errors import InvalidQueryError
 from schema.context import Context
 from schema.enums import SearchFacet, SearchSort
@@ -57,11 +58,12 @@ def to_search(
     first: int,
     after: str | None,
     order: int,
+    viewer: Viewer,
 ) -> port.SearchQuery:
     """The port's query for the field's arguments; errors name the argument."""
     if filter is not None and filter.name is not None:
         raise input_error("filter.name", "use text to search names")
-    base = to_query(filter, None, 0, None, order)
+    base = to_query(filter, None, 0, None, order, viewer)
     with at("text"):
         parsed = port.TextQuery.parse(text or "")
     if not 1 <= facet_limit <= 1000:  # noqa: PLR2004
@@ -82,6 +84,7 @@ def to_search(
             descending=descending,
             limit=first,
             after=after,
+            viewer=viewer,
         )
     with at("after"):
         port.decode_after(query)
@@ -120,6 +123,7 @@ class SearchQueries:
             first,
             after,
             info.context.catalogue.moc_order,
+            info.context.viewer,
         )
         result = await backend.search(query)
         records = await info.context.loaders.did_by_key.load_many([h.key for h in result.hits])

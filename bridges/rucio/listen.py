@@ -32,6 +32,7 @@ from starlette.routing import Route
 from bridges.rucio.client import Auth, RucioClient, RucioError, RucioNotFoundError
 from bridges.rucio.mapping import ObsCoreMapping
 from bridges.rucio.reading import DIDReader, did_type
+from catalogue.authorization import EVERYTHING
 from catalogue.config import Settings
 from catalogue.errors import CatalogueError
 from catalogue.models import Caller, DIDKey, DIDType
@@ -145,7 +146,8 @@ class Listener:
         missing = [
             (k, t)
             for k, t in wanted
-            if self._followed(k.scope) and await self._catalogue.get_did(k) is None
+            if self._followed(k.scope)
+            and await self._catalogue.get_did(k, viewer=EVERYTHING) is None
         ]
         if missing:
             await self._run.add_dids(await self._reader.read(missing))

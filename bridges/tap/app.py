@@ -23,14 +23,16 @@ from starlette.responses import (
 )
 from starlette.routing import BaseRoute, Mount, Route
 
+from bridges.caller import caller_of
 from bridges.tap import datalink, examples, formats, vosi
 from bridges.tap.errors import TapError
 from bridges.tap.execute import QueryRequest, QueryRunner, check_lang, parse_maxrec
 from bridges.tap.params import MAX_UPLOAD_BYTES, TapRequest, read_request
 from bridges.tap.tables import ALL_TABLES, DATALINK_MIME, DATALINK_PATH, RelationContext, TableSet
 from bridges.tap.uws import JobRunner, async_routes
+from catalogue.authorization import Viewer
 from catalogue.config import Settings
-from catalogue.models import ANONYMOUS, DIDType
+from catalogue.models import DIDType
 from catalogue.provenance import Direction
 from catalogue.service import Catalogue
 from catalogue.store.engine import create_sessions
@@ -60,6 +62,7 @@ class TapService:
             destruction=timedelta(days=settings.tap_destruction_days),
             sole_runner=settings.tap_sole_runner,
             max_active_per_owner=settings.tap_max_jobs_per_owner,
+            viewer_of=catalogue.policy.viewer,
         )
         self.up_since = datetime.now(UTC)
 
@@ -80,9 +83,9 @@ class TapService:
             return self.settings.public_url.rstrip("/")
         return str(request.base_url).rstrip("/")
 
-    def context(self, service_url: str) -> RelationContext:
-        """What the published relations depend on for this service URL."""
-        return RelationContext(service_url, self.settings.ivoa_authority)
+    def context(self, service_url: str, viewer: Viewer) -> RelationContext:
+        """What the published relations depend on: the service URL, and whose eyes."""
+        return RelationContext(service_url, self.settings.ivoa_authority, viewer)
 
     def query_request(
         self,
@@ -90,6 +93,7 @@ class TapService:
         service_url: str,
         *,
         timeout: float,
+        viewer: Viewer,
         files: dict[str, bytes] | None = None,
     ) -> QueryRequest:
         """A runner request from DALI parameters (a live request's or a stored job's)."""
@@ -106,7 +110,7 @@ class TapService:
             maxrec=parse_maxrec(
                 values.get("MAXREC"), self.settings.tap_default_rec, self.settings.tap_max_rec
             ),
-            context=self.context(service_url),
+            context=self.context(service_url, viewer),
             uploads=uploads,
             files=files or {},
             timeout=timeout,
@@ -115,7 +119,11 @@ class TapService:
     async def _run_job(self, job: JobRecord, uploads: dict[str, bytes]) -> tuple[bytes, str]:
         params = job.parameters
         request = self.query_request(
-            params, job.service_url, timeout=float(job.execution_duration), files=uploads
+            params,
+            job.service_url,
+            timeout=float(job.execution_duration),
+            viewer=job.viewer,
+            files=uploads,
         )
         fmt = formats.canonical_format(
             _text(params.get("RESPONSEFORMAT")) or _text(params.get("FORMAT"))
@@ -135,7 +143,10 @@ class TapService:
             query = params.get("QUERY")
             fmt = formats.canonical_format(params.get("RESPONSEFORMAT") or params.get("FORMAT"))
             run = self.query_request(
-                params, self.service_url(request), timeout=self.settings.tap_sync_timeout
+                params,
+                self.service_url(request),
+                timeout=self.settings.tap_sync_timeout,
+                viewer=self._viewer(request),
             )
             table = await self.runner.run(run)
             if params.get("RUNID"):
@@ -166,6 +177,10 @@ class TapService:
             security_methods=[vosi.TOKEN_METHOD] if self._accepts_tokens else [],
         )
         return Response(content, media_type=XML)
+
+    def _viewer(self, request: Request) -> Viewer:
+        """What the request's caller may see (embargoes)."""
+        return self.catalogue.policy.viewer(caller_of(request))
 
     @property
     def _accepts_tokens(self) -> bool:
@@ -210,19 +225,22 @@ class TapService:
                 media_type=VOTABLE,
             )
         rows: list[datalink.LinkRow] = []
+        viewer = self._viewer(request)
         for identifier in ids:
-            rows += await self._links_of(identifier, self.service_url(request))
+            rows += await self._links_of(identifier, self.service_url(request), viewer)
         return Response(datalink.links_document(rows), media_type=DATALINK_MIME)
 
-    async def _links_of(self, identifier: str, service_url: str) -> list[datalink.LinkRow]:
+    async def _links_of(
+        self, identifier: str, service_url: str, viewer: Viewer
+    ) -> list[datalink.LinkRow]:
         key = datalink.did_key(identifier)
-        detail = await self.catalogue.get_did(key) if key is not None else None
+        detail = await self.catalogue.get_did(key, viewer=viewer) if key is not None else None
         rows = datalink.replica_links(identifier, detail)
         if key is None or detail is None or detail.did.type is not DIDType.FILE:
             return rows
         reads, did_id = self.catalogue.provenance, [detail.did.id]
-        up = await reads.neighbours(ANONYMOUS, did_id, Direction.UPSTREAM)
-        down = await reads.neighbours(ANONYMOUS, did_id, Direction.DOWNSTREAM)
+        up = await reads.neighbours(viewer, did_id, Direction.UPSTREAM)
+        down = await reads.neighbours(viewer, did_id, Direction.DOWNSTREAM)
         return rows + datalink.provenance_links(
             identifier, key, up.get(detail.did.id, []), down.get(detail.did.id, []), service_url
         )

@@ -98,7 +98,10 @@ class QueryRunner:
         plan = translate(request.query, tables, self._engine.dialect, request.context)
         if request.maxrec == 0:  # metadata only (TAP 1.1 §2.7.4)
             return ResultTable(plan.columns, [], overflow=False, query=request.query)
-        region_ids = [await self._catalogue.region_ids(n.region) for n in plan.regions]
+        viewer = request.context.viewer
+        region_ids = [
+            await self._catalogue.region_ids(n.region, viewer=viewer) for n in plan.regions
+        ]
         sql = plan.sql(region_ids, request.maxrec + 1)
         deadline = time.monotonic() + request.timeout
         try:

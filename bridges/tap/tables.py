@@ -38,13 +38,17 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import Label
 
+from catalogue.authorization import PUBLIC, Viewer
 from catalogue.harvest import LAKE_SOURCE
-from catalogue.models import ANONYMOUS
 from catalogue.obscore import OBSCORE_FIELDS, FieldKind, ObsCoreField
 from catalogue.store import tables as t
 from catalogue.store.harvest import source_clause
-from catalogue.store.tables import discoverable
-from catalogue.store.visibility import entity_visible
+from catalogue.store.visibility import (
+    activity_visible,
+    agent_visible,
+    discoverable,
+    entity_visible,
+)
 
 OBSCORE_UTYPE = "ivo://ivoa.net/std/ObsCore#core-1.1"
 DATALINK_MIME = "application/x-votable+xml;content=datalink"
@@ -96,10 +100,15 @@ class SkyIndex:
 
 @dataclass(frozen=True, slots=True)
 class RelationContext:
-    """What a relation may depend on besides the store: the service's public base URL."""
+    """What a relation may depend on besides the store.
+
+    That is the service's public base URL, and whose eyes the rows are for: embargoed records
+    the viewer may not see are in no relation, so no ADQL can reach them (docs/security.md).
+    """
 
     base_url: str
     ivoa_authority: str = "lakecat.invalid"
+    viewer: Viewer = PUBLIC
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,9 +269,12 @@ def _url_component(column: Any) -> ColumnElement[str]:
     return value  # type: ignore[no-any-return]
 
 
-def _published() -> tuple[ColumnElement[bool], ...]:
-    """The lake's own live DIDs: harvested records are others' to publish (docs/harvest.md)."""
-    return (discoverable(), source_clause((LAKE_SOURCE,)))
+def _published(viewer: Viewer, did: Any = None) -> tuple[ColumnElement[bool], ...]:
+    """The lake's own DIDs ``viewer`` may see.
+
+    Harvested records are others' to publish (docs/harvest.md).
+    """
+    return (discoverable(viewer, did), source_clause((LAKE_SOURCE,), did))
 
 
 def _obscore_relation(context: RelationContext) -> Select[Any]:
@@ -304,7 +316,7 @@ def _obscore_relation(context: RelationContext) -> Select[Any]:
     return (
         select(*columns)
         .select_from(t.characterisation.join(t.did, d.id == c.did_id))
-        .where(*_published())
+        .where(*_published(context.viewer))
     )
 
 
@@ -361,7 +373,6 @@ _COLLECTION_COLUMNS = (
 
 def _did_relation(did_type: str, extra: Sequence[str]) -> Callable[[RelationContext], Select[Any]]:
     def relation(context: RelationContext) -> Select[Any]:
-        del context
         d = t.did.c
         columns: list[Any] = [
             d.id.label("did_id"),
@@ -374,31 +385,42 @@ def _did_relation(did_type: str, extra: Sequence[str]) -> Callable[[RelationCont
                 columns.append(case((d.is_open, 1), else_=0).label("is_open"))
             else:
                 columns.append(d[name].label(name))
-        return select(*columns).where(d.did_type == did_type, *_published())
+        return select(*columns).where(d.did_type == did_type, *_published(context.viewer))
 
     return relation
 
 
 def _attachments(context: RelationContext) -> Select[Any]:
-    del context
     a = t.attachment.c
-    return select(
-        a.parent_id.label("parent_id"),
-        a.child_id.label("child_id"),
-        a.created_at.label("created"),
+    parent, child = t.did.alias("parent"), t.did.alias("child")
+    return (
+        select(
+            a.parent_id.label("parent_id"),
+            a.child_id.label("child_id"),
+            a.created_at.label("created"),
+        )
+        .select_from(
+            t.attachment.join(parent, parent.c.id == a.parent_id).join(
+                child, child.c.id == a.child_id
+            )
+        )
+        .where(*_published(context.viewer, parent), *_published(context.viewer, child))
     )
 
 
 def _replicas(context: RelationContext) -> Select[Any]:
-    del context
     r, s = t.replica.c, t.rse.c
-    return select(
-        r.did_id.label("did_id"),
-        s.name.label("rse"),
-        r.url.label("url"),
-        r.state.label("state"),
-        r.updated_at.label("updated"),
-    ).select_from(t.replica.join(t.rse, s.id == r.rse_id))
+    return (
+        select(
+            r.did_id.label("did_id"),
+            s.name.label("rse"),
+            r.url.label("url"),
+            r.state.label("state"),
+            r.updated_at.label("updated"),
+        )
+        .select_from(t.replica.join(t.rse, s.id == r.rse_id).join(t.did, t.did.c.id == r.did_id))
+        .where(*_published(context.viewer))
+    )
 
 
 def _rses(context: RelationContext) -> Select[Any]:
@@ -475,36 +497,50 @@ LAKE_TABLES = (
 )
 
 # --- provenance.* (ProvTAP-shaped, docs/provenance.md) ----------------------------------
-# TAP has no caller yet: the relations show what an anonymous caller may see (the one rule of
+# The relations show what the query's viewer may see (the one rule of
 # catalogue/store/visibility.py); a relation row naming an entity it may not see is left out.
 
 
-def _visible_entities() -> Select[Any]:
+def _visible_entities(viewer: Viewer) -> Select[Any]:
     e = t.prov_entity
     return (
         select(e.c.id)
         .select_from(e.outerjoin(t.did, t.did.c.id == e.c.did_id))
-        .where(entity_visible(ANONYMOUS))
+        .where(entity_visible(viewer))
     )
 
 
+def _visible_activities(viewer: Viewer) -> Select[Any]:
+    a = t.prov_activity
+    return select(a.c.id).where(activity_visible(viewer))
+
+
 def _prov_relation(
-    table: Any, columns: Sequence[tuple[str, str]], entities: Sequence[str] = ()
+    table: Any,
+    columns: Sequence[tuple[str, str]],
+    entities: Sequence[str] = (),
+    activities: Sequence[str] = (),
 ) -> Callable[[RelationContext], Select[Any]]:
-    """``SELECT column AS name ...`` from a provenance table, its entities visible."""
+    """``SELECT column AS name ...`` from a provenance table: visible entities, activities."""
 
     def relation(context: RelationContext) -> Select[Any]:
-        del context
         statement = select(*(table.c[column].label(name) for column, name in columns))
         for column in entities:
-            statement = statement.where(table.c[column].in_(_visible_entities()))
+            statement = statement.where(table.c[column].in_(_visible_entities(context.viewer)))
+        for column in activities:
+            statement = statement.where(table.c[column].in_(_visible_activities(context.viewer)))
         return statement
 
     return relation
 
 
+def _prov_agents(context: RelationContext) -> Select[Any]:
+    g = t.prov_agent.c
+    columns = ("id", "name", "agent_type", "version", "affiliation", "url")
+    return select(*(g[c].label(c) for c in columns)).where(agent_visible(context.viewer))
+
+
 def _prov_entities(context: RelationContext) -> Select[Any]:
-    del context
     e, d = t.prov_entity.c, t.did.c
     return (
         select(
@@ -516,7 +552,7 @@ def _prov_entities(context: RelationContext) -> Select[Any]:
             e.uri.label("uri"),
         )
         .select_from(t.prov_entity.outerjoin(t.did, d.id == e.did_id))
-        .where(entity_visible(ANONYMOUS))
+        .where(entity_visible(context.viewer))
     )
 
 
@@ -584,6 +620,7 @@ PROVENANCE_TABLES = (
                     "recorded_at",
                 )
             ],
+            activities=["id"],
         ),
         utype=f"{_PROV_UTYPE}#Activity",
     ),
@@ -599,10 +636,7 @@ PROVENANCE_TABLES = (
             _char("affiliation", "Affiliation of the agent"),
             _char("url", "Reference URL of the agent", "meta.ref.url"),
         ),
-        _prov_relation(
-            t.prov_agent,
-            [(c, c) for c in ("id", "name", "agent_type", "version", "affiliation", "url")],
-        ),
+        _prov_agents,
         utype=f"{_PROV_UTYPE}#Agent",
     ),
     TapTable(
@@ -676,7 +710,11 @@ PROVENANCE_TABLES = (
         "wasassociatedwith",
         "wasAssociatedWith: the agent had a role in the activity",
         (_id("activity_id", "the activity"), _id("agent_id", "the agent"), _ROLE),
-        _prov_relation(t.prov_association, [(c, c) for c in ("activity_id", "agent_id", "role")]),
+        _prov_relation(
+            t.prov_association,
+            [(c, c) for c in ("activity_id", "agent_id", "role")],
+            activities=["activity_id"],
+        ),
         utype=f"{_PROV_UTYPE}#WasAssociatedWith",
     ),
     TapTable(
@@ -700,6 +738,7 @@ PROVENANCE_TABLES = (
         _prov_relation(
             t.prov_communication,
             [("informed_id", "informed_activity_id"), ("informant_id", "informant_activity_id")],
+            activities=["informed_id", "informant_id"],
         ),
         utype=f"{_PROV_UTYPE}#WasInformedBy",
     ),
@@ -729,6 +768,7 @@ PROVENANCE_TABLES = (
                 ("unit", "unit"),
                 ("ucd", "ucd"),
             ],
+            activities=["activity_id"],
         ),
         utype=f"{_PROV_UTYPE}#Parameter",
     ),

@@ -29,10 +29,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bridges.caller import caller_of
 from bridges.tap.errors import TapError
 from bridges.tap.formats import VOTABLE_MIME, error_document
 from bridges.tap.params import TapRequest, read_request
-from catalogue.models import ANONYMOUS, Caller
+from catalogue.authorization import PUBLIC, Viewer
+from catalogue.models import Caller
 from catalogue.store import jobs
 from catalogue.store.jobs import ACTIVE_PHASES, JobRecord, Parameters, Phase
 
@@ -97,8 +99,11 @@ class JobRunner:
         destruction: timedelta = timedelta(days=7),
         sole_runner: bool = True,
         max_active_per_owner: int = 100,
+        viewer_of: Callable[[Caller], Viewer] = lambda _: PUBLIC,
     ) -> None:
         self.sessions = sessions
+        #: What a caller may see (embargoes): its jobs run later with that view.
+        self.viewer_of = viewer_of
         #: Jobs not yet ended an owner may hold (anonymous callers share one allowance).
         self.max_active_per_owner = max_active_per_owner
         # With several service processes over one database, a starting process cannot
@@ -142,9 +147,16 @@ class JobRunner:
     # --- what the routes ask for ------------------------------------------------------
 
     async def create_job(
-        self, request: TapRequest, service_url: str, owner: str | None = None
+        self,
+        request: TapRequest,
+        service_url: str,
+        owner: str | None = None,
+        viewer: Viewer = PUBLIC,
     ) -> str:
-        """A new PENDING job from DALI parameters, owned by ``owner`` (None: anonymous)."""
+        """A new PENDING job from DALI parameters, owned by ``owner`` (None: anonymous).
+
+        The job keeps what its owner may see, and runs with that view, whoever starts it.
+        """
         parameters, uploads = _job_parameters(request, {})
         now = _now()
         async with self.sessions.begin() as session:
@@ -168,6 +180,7 @@ class JobRunner:
                 now=now,
                 destruction_at=now + self.destruction,
                 execution_duration=self.default_duration,
+                viewer=viewer,
             )
 
     async def get_job(self, job_id: str) -> JobRecord:
@@ -520,7 +533,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 def _owner(request: Request) -> str | None:
     """The job owner a request speaks for: its caller's subject, None when anonymous."""
-    caller: Caller = getattr(request.state, "caller", ANONYMOUS)
+    caller = caller_of(request)
     return caller.subject if caller.authenticated else None
 
 
@@ -612,7 +625,8 @@ class _Resources:
 
     async def create(self, request: Request) -> Response:
         params = await read_request(request)
-        job_id = await self.runner.create_job(params, _jobs_url(request), _owner(request))
+        viewer = self.runner.viewer_of(caller_of(request))
+        job_id = await self.runner.create_job(params, _jobs_url(request), _owner(request), viewer)
         if (params.get("PHASE") or "").upper() == "RUN":
             await self.runner.run_job(job_id)
         return _see(_job_url(request, job_id))

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalogue.authorization import Viewer
 from catalogue.coverage import Coverage
 from catalogue.models import DID, DIDKey, Extent, MetaValue, Replica, ReplicaState
 from catalogue.store import tables as t
@@ -18,6 +19,7 @@ from catalogue.store.rows import (
     extent_from_row,
     metadata_from_rows,
 )
+from catalogue.store.visibility import did_visible
 
 
 def _chunks(ids: Sequence[int]) -> list[list[int]]:
@@ -25,19 +27,21 @@ def _chunks(ids: Sequence[int]) -> list[list[int]]:
     return [unique[i : i + IN_LIST_LIMIT] for i in range(0, len(unique), IN_LIST_LIMIT)]
 
 
-async def dids_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, DID]:
-    """Live DIDs by id."""
+async def dids_by_id(session: AsyncSession, ids: Sequence[int], viewer: Viewer) -> dict[int, DID]:
+    """DIDs ``viewer`` may see, by id."""
     found: dict[int, DID] = {}
     for chunk in _chunks(ids):
         rows = await session.execute(
-            select(t.did).where(t.did.c.id.in_(chunk), t.did.c.deleted_at.is_(None))
+            select(t.did).where(t.did.c.id.in_(chunk), did_visible(viewer))
         )
         found.update({r["id"]: did_from_row(r) for r in rows.mappings()})
     return found
 
 
-async def dids_by_key(session: AsyncSession, keys: Sequence[DIDKey]) -> dict[DIDKey, DID]:
-    """Live DIDs by ``scope:name``."""
+async def dids_by_key(
+    session: AsyncSession, keys: Sequence[DIDKey], viewer: Viewer
+) -> dict[DIDKey, DID]:
+    """DIDs ``viewer`` may see, by ``scope:name``."""
     found: dict[DIDKey, DID] = {}
     by_scope: dict[str, list[str]] = {}
     for key in keys:
@@ -48,7 +52,7 @@ async def dids_by_key(session: AsyncSession, keys: Sequence[DIDKey]) -> dict[DID
                 select(t.did).where(
                     t.did.c.scope == scope,
                     t.did.c.name.in_(names[start : start + IN_LIST_LIMIT]),
-                    t.did.c.deleted_at.is_(None),
+                    did_visible(viewer),
                 )
             )
             found.update({DIDKey(scope, r["name"]): did_from_row(r) for r in rows.mappings()})
@@ -76,14 +80,16 @@ async def replicas_of(session: AsyncSession, ids: Sequence[int]) -> dict[int, li
     return found
 
 
-async def parents_of(session: AsyncSession, ids: Sequence[int]) -> dict[int, list[DID]]:
-    """Each DID's direct parents."""
+async def parents_of(
+    session: AsyncSession, ids: Sequence[int], viewer: Viewer
+) -> dict[int, list[DID]]:
+    """Each DID's direct parents that ``viewer`` may see."""
     found: dict[int, list[DID]] = {i: [] for i in ids}
     for chunk in _chunks(ids):
         rows = await session.execute(
             select(t.attachment.c.child_id.label("child"), t.did)
             .join(t.did, t.did.c.id == t.attachment.c.parent_id)
-            .where(t.attachment.c.child_id.in_(chunk), t.did.c.deleted_at.is_(None))
+            .where(t.attachment.c.child_id.in_(chunk), did_visible(viewer))
             .order_by(t.did.c.scope, t.did.c.name)
         )
         for r in rows.mappings():

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalogue.authorization import EVERYTHING, Viewer
 from catalogue.coverage import Coverage
 from catalogue.errors import AttachmentError, ConflictError, NotFoundError
 from catalogue.models import (
@@ -36,6 +37,7 @@ from catalogue.store.rows import (
     meta_rows,
     metadata_from_rows,
 )
+from catalogue.store.visibility import did_visible
 
 _MEMBER_TYPES = {
     DIDType.DATASET: {DIDType.FILE},
@@ -61,19 +63,24 @@ async def list_scopes(session: AsyncSession) -> list[str]:
     return list((await session.scalars(select(t.scope.c.name).order_by(t.scope.c.name))).all())
 
 
-async def get_did_row(session: AsyncSession, key: DIDKey) -> Any:
-    """The live ``did`` row of a key, or ``None``."""
+async def get_did_row(session: AsyncSession, key: DIDKey, viewer: Viewer = EVERYTHING) -> Any:
+    """The ``did`` row of a key ``viewer`` may see, or ``None``.
+
+    Writes name their target in a scope the caller may write, so they look it up as
+    :data:`EVERYTHING`; DIDs a write merely refers to (members to attach) are looked up with
+    the caller's view, so that a hidden one reads as missing.
+    """
     row = await session.execute(
         select(t.did).where(
-            t.did.c.scope == key.scope, t.did.c.name == key.name, t.did.c.deleted_at.is_(None)
+            t.did.c.scope == key.scope, t.did.c.name == key.name, did_visible(viewer)
         )
     )
     return row.mappings().first()
 
 
-async def require_did(session: AsyncSession, key: DIDKey) -> Any:
-    """The live ``did`` row of a key; a missing DID is an error."""
-    row = await get_did_row(session, key)
+async def require_did(session: AsyncSession, key: DIDKey, viewer: Viewer = EVERYTHING) -> Any:
+    """The ``did`` row of a key ``viewer`` may see; a missing DID is an error."""
+    row = await get_did_row(session, key, viewer)
     if row is None:
         raise NotFoundError(f"DID {key} does not exist")
     return row
@@ -248,7 +255,7 @@ async def close(session: AsyncSession, row: Any, now: datetime) -> None:
 
 
 async def relatives(
-    session: AsyncSession, did_id: int, *, down: bool, recursive: bool
+    session: AsyncSession, did_id: int, *, down: bool, recursive: bool, viewer: Viewer
 ) -> list[DID]:
     """Children (``down``) or parents of a DID, directly or at any depth."""
     near, far = (
@@ -265,15 +272,15 @@ async def relatives(
         ids = select(walk.subquery().c.id)
     rows = await session.execute(
         select(t.did)
-        .where(t.did.c.id.in_(ids), t.did.c.deleted_at.is_(None))
+        .where(t.did.c.id.in_(ids), did_visible(viewer))
         .order_by(t.did.c.scope, t.did.c.name)
     )
     return [did_from_row(r) for r in rows.mappings()]
 
 
-async def get_detail(session: AsyncSession, key: DIDKey) -> DIDDetail | None:
-    """A DID with its characterisation, metadata, replicas and extent; ``None`` if missing."""
-    row = await get_did_row(session, key)
+async def get_detail(session: AsyncSession, key: DIDKey, viewer: Viewer) -> DIDDetail | None:
+    """A DID with its characterisation, metadata, replicas and extent; ``None`` if hidden."""
+    row = await get_did_row(session, key, viewer)
     if row is None:
         return None
     did_id = row["id"]

@@ -1,7 +1,8 @@
 """Keeping collections' extents up to date as members come and go.
 
 An extent is the MOC, the time and wavelength ranges, and the set of categorical ObsCore
-values (obscore.SUMMARY_FIELDS) of everything in a collection.
+values (obscore.SUMMARY_FIELDS) of everything in a collection. Since the extent reveals its
+members, the collection's embargo (catalogue/embargo.py) is kept with it.
 
 Attaching is incremental: the new members' union is merged into the collection and, since a
 union only grows, the same contribution is merged into every ancestor. Detaching recomputes the
@@ -13,12 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalogue.coverage import Coverage, union_all
+from catalogue.embargo import Embargo, combined
 from catalogue.obscore import OBSCORE_FIELDS, SUMMARY_FIELDS, FieldKind
 from catalogue.store import tables as t
 from catalogue.store.bulk import IN_LIST_LIMIT, insert_rows
@@ -35,6 +38,7 @@ class Contribution:
     em_min: float | None
     em_max: float | None
     values: frozenset[tuple[str, str]] = frozenset()
+    embargo: Embargo | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -42,6 +46,7 @@ class Contribution:
         return (
             self.coverage is None
             and not self.values
+            and self.embargo is None
             and all(v is None for v in (self.t_min, self.t_max, self.em_min, self.em_max))
         )
 
@@ -75,6 +80,7 @@ def combine(parts: Sequence[Contribution]) -> Contribution:
         em_min=_lowest(p.em_min for p in parts),
         em_max=_highest(p.em_max for p in parts),
         values=frozenset().union(*(p.values for p in parts)),
+        embargo=combined((p.embargo for p in parts), datetime.now(UTC)),
     )
 
 
@@ -105,8 +111,19 @@ async def contribution_of(session: AsyncSession, did_ids: Sequence[int]) -> Cont
             for r in rows.mappings()
         )
         values |= await _values_of(session, chunk)
+        parts.extend(await _embargoes_of(session, chunk))
     parts.append(Contribution(None, None, None, None, None, frozenset(values)))
     return combine(parts)
+
+
+async def _embargoes_of(session: AsyncSession, ids: list[int]) -> list[Contribution]:
+    rows = await session.execute(
+        select(t.did.c.embargo_until, t.did.c.embargo_scope).where(
+            t.did.c.id.in_(ids), t.did.c.embargo_until.is_not(None)
+        )
+    )
+    held = [Embargo(r.embargo_until, r.embargo_scope) for r in rows]
+    return [Contribution(None, None, None, None, None, embargo=e) for e in held]
 
 
 async def _store(
@@ -128,6 +145,14 @@ async def _store(
     if updated.rowcount == 0:  # type: ignore[attr-defined]
         await session.execute(insert(t.coverage).values(did_id=did_id, **values))
     await _store_values(session, did_id, extent.values)
+    held = extent.embargo
+    await session.execute(
+        update(t.did)
+        .where(t.did.c.id == did_id)
+        .values(
+            embargo_until=held.until if held else None, embargo_scope=held.scope if held else None
+        )
+    )
     await session.execute(delete(t.coverage_cell).where(t.coverage_cell.c.did_id == did_id))
     if cov is not None and not cov.is_empty:
         cells = [

@@ -14,9 +14,10 @@ from enum import StrEnum
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalogue import embargo
 from catalogue.coverage import Coverage, point_cells
 from catalogue.models import DIDKey, DIDType, FileSpec, MetaValue, ReplicaSpec
 from catalogue.store import tables as t
@@ -262,6 +263,31 @@ async def _insert_dids(
     return await insert_with_ids(session, t.did, rows)
 
 
+async def _store_embargoes(
+    session: AsyncSession, batch: Sequence[Details], *, replacing: bool
+) -> None:
+    if replacing:
+        ids = [d.did_id for d in batch]
+        for start in range(0, len(ids), IN_LIST_LIMIT):
+            await session.execute(
+                update(t.did)
+                .where(t.did.c.id.in_(ids[start : start + IN_LIST_LIMIT]))
+                .values(embargo_until=None, embargo_scope=None)
+            )
+    embargoed = [
+        {"b_id": d.did_id, "b_until": until}
+        for d in batch
+        if (until := embargo.release_of(d.characterisation)) is not None
+    ]
+    if embargoed:
+        await session.execute(
+            update(t.did)
+            .where(t.did.c.id == bindparam("b_id"))
+            .values(embargo_until=bindparam("b_until"), embargo_scope=t.did.c.scope),
+            embargoed,
+        )
+
+
 def _add_point_cells(rows: list[dict[str, Any]]) -> None:
     """Set ``s_hpx`` of the rows that have a position, in one vectorised call."""
     placed = [r for r in rows if r["s_ra"] is not None and r["s_dec"] is not None]
@@ -286,8 +312,15 @@ def file_details(did_id: int, item: PreparedFile) -> Details:
     return Details(did_id, item.characterisation, item.coverage, item.spec.metadata, item.cells)
 
 
-async def insert_details(session: AsyncSession, batch: Sequence[Details], index_cells: int) -> None:
-    """Characterisation, coverage, index cells and metadata of new DIDs, with executemany."""
+async def insert_details(
+    session: AsyncSession, batch: Sequence[Details], index_cells: int, *, replacing: bool = False
+) -> None:
+    """Characterisation, coverage, index cells and metadata of new DIDs, with executemany.
+
+    Each DID's embargo (catalogue/embargo.py) follows from its characterisation; with
+    ``replacing`` (details rewritten after a delete) a lifted embargo is cleared first.
+    """
+    await _store_embargoes(session, batch, replacing=replacing)
     empty = {f.name: None for f in t.characterisation.c if f.name != "did_id"}
     char_rows = [
         {**empty, "did_id": d.did_id, **d.characterisation} for d in batch if d.characterisation

@@ -58,15 +58,19 @@ class ChunkResult:
     changed: list[int]
 
 
-def source_clause(sources: Sequence[str]) -> ColumnElement[bool]:
-    """DIDs from any of the named sources (``lake`` for the lake's own scopes)."""
+def source_clause(sources: Sequence[str], did: Any = None) -> ColumnElement[bool]:
+    """DIDs (of ``did``, or an alias) from any of the named sources.
+
+    ``lake`` names the lake's own scopes.
+    """
+    scope = (t.did if did is None else did).c.scope
     harvested = select(t.harvest_source.c.name)
     named = [s for s in sources if s != LAKE_SOURCE]
     clauses: list[ColumnElement[bool]] = []
     if LAKE_SOURCE in sources:
-        clauses.append(t.did.c.scope.not_in(harvested))
+        clauses.append(scope.not_in(harvested))
     if named:
-        clauses.append(t.did.c.scope.in_(harvested.where(t.harvest_source.c.name.in_(named))))
+        clauses.append(scope.in_(harvested.where(t.harvest_source.c.name.in_(named))))
     return clauses[0] if len(clauses) == 1 else or_(*clauses)
 
 
@@ -365,6 +369,7 @@ async def write_records(
         session,
         [_details(i, p) for i, p in zip([*new_ids, *changed_ids], [*fresh, *changed], strict=True)],
         index_cells,
+        replacing=True,
     )
     await insert_rows(
         session,

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalogue.authorization import PUBLIC, Viewer
 from catalogue.store import tables as t
 
 #: A job's parameters: upper-case names to values; ``UPLOAD`` holds (table name, URI) pairs.
@@ -76,6 +77,7 @@ class JobRecord:
     error_type: str | None
     error_message: str | None
     results: tuple[JobResult, ...] = field(default=())
+    viewer: Viewer = PUBLIC  # what its owner may see: the job runs with that view
 
 
 def _parameters(text: str) -> Parameters:
@@ -104,6 +106,7 @@ def _record(row: Any, results: tuple[JobResult, ...] = ()) -> JobRecord:
         error_type=row["error_type"],
         error_message=row["error_message"],
         results=results,
+        viewer=Viewer.from_json(json.loads(row["viewer"]) if row["viewer"] else None),
     )
 
 
@@ -118,6 +121,7 @@ async def add_job(
     now: datetime,
     destruction_at: datetime,
     execution_duration: int,
+    viewer: Viewer = PUBLIC,
 ) -> str:
     """Create a PENDING job with its inline uploads; its new id."""
     job_id = secrets.token_hex(8)
@@ -132,6 +136,7 @@ async def add_job(
             execution_duration=execution_duration,
             parameters=json.dumps(parameters),
             service_url=service_url,
+            viewer=json.dumps(viewer.to_json()),
         )
     )
     await _put_uploads(session, job_id, uploads)

@@ -7,7 +7,7 @@ Each level costs one statement for the whole frontier (the two hops of a step jo
 array parameter on PostgreSQL, IN lists of :data:`~catalogue.store.bulk.IN_LIST_LIMIT` on
 SQLite), plus one per optional relation (asserted derivations, ``wasInformedBy``) when any
 is recorded at all. A node is
-visited once (so cycles end), entities a caller may not see are neither shown nor walked
+visited once (so cycles end), entities a viewer may not see are neither shown nor walked
 through, and the walk stops at ``depth`` levels or ``limit`` nodes, saying so (``truncated``).
 
 The level-by-level walk was measured against a recursive CTE on PostgreSQL (bench/provenance.py,
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalogue.models import Caller
+from catalogue.authorization import Viewer
 from catalogue.provenance import Direction, Edge, Entity, Lineage
 from catalogue.store import provenance as store
 from catalogue.store import tables as t
@@ -43,7 +43,7 @@ class _Level:
 @dataclass(slots=True)
 class _Walk:
     session: AsyncSession
-    caller: Caller
+    viewer: Viewer
     direction: Direction
     limit: int
     lineage: Lineage
@@ -65,7 +65,7 @@ class _Walk:
 
     async def _up(self) -> _Level:
         s, seen = self.session, self.lineage.activity_levels
-        generated, used, reached = await store.steps(s, self.caller, self.frontier, upstream=True)
+        generated, used, reached = await store.steps(s, self.viewer, self.frontier, upstream=True)
         self.known |= reached
         level = _Level(generated=generated)
         level.activities = ({e.target for e in generated} | self.pending) - seen.keys()
@@ -77,7 +77,7 @@ class _Walk:
                 "activity_id",
                 "entity_id",
                 self.pending - seen.keys(),
-                visible_far=self.caller,
+                visible_far=self.viewer,
             )
         if self.derivations:
             level.derived = await store.edges(
@@ -86,7 +86,7 @@ class _Walk:
                 "generated_id",
                 "used_id",
                 self.frontier,
-                visible_far=self.caller,
+                visible_far=self.viewer,
             )
         if self.communications:
             level.informed = await store.edges(
@@ -98,7 +98,7 @@ class _Walk:
 
     async def _down(self) -> _Level:
         s, seen = self.session, self.lineage.activity_levels
-        used, generated, reached = await store.steps(s, self.caller, self.frontier, upstream=False)
+        used, generated, reached = await store.steps(s, self.viewer, self.frontier, upstream=False)
         self.known |= reached
         level = _Level(used=[Edge(e.target, e.source, e.role, e.time) for e in used])
         level.activities = ({e.source for e in level.used} | self.pending) - seen.keys()
@@ -110,7 +110,7 @@ class _Walk:
                 "activity_id",
                 "entity_id",
                 self.pending - seen.keys(),
-                visible_far=self.caller,
+                visible_far=self.viewer,
             )
         level.generated = [Edge(e.target, e.source, e.role, e.time) for e in made]
         if self.derivations:
@@ -120,7 +120,7 @@ class _Walk:
                 "used_id",
                 "generated_id",
                 self.frontier,
-                visible_far=self.caller,
+                visible_far=self.viewer,
             )
             level.derived = [Edge(e.target, e.source) for e in derived]
         if self.communications:
@@ -169,7 +169,7 @@ def _keep_edges(lineage: Lineage) -> None:
 
 async def walk(
     session: AsyncSession,
-    caller: Caller,
+    viewer: Viewer,
     root: Entity,
     direction: Direction,
     depth: int,
@@ -179,7 +179,7 @@ async def walk(
     lineage = Lineage(root=root, direction=direction, depth=depth)
     lineage.entity_levels[root.id] = 0
     lineage.entities[root.id] = root
-    state = _Walk(session, caller, direction, limit, lineage, frontier={root.id})
+    state = _Walk(session, viewer, direction, limit, lineage, frontier={root.id})
     state.derivations, state.communications = await store.optional_relations(session)
     for number in range(1, depth + 2):
         if not state.frontier and not state.pending:
@@ -199,7 +199,7 @@ async def walk(
 
 
 async def fill(
-    session: AsyncSession, caller: Caller, lineage: Lineage, *, parameters: bool = False
+    session: AsyncSession, viewer: Viewer, lineage: Lineage, *, parameters: bool = False
 ) -> Lineage:
     """Load the subgraph's nodes, its agents and their relations (and parameters if asked).
 
@@ -207,7 +207,7 @@ async def fill(
     derivations or through informants) are read here.
     """
     missing = lineage.entity_levels.keys() - lineage.entities.keys()
-    lineage.entities.update(await store.entities(session, caller, missing))
+    lineage.entities.update(await store.entities(session, viewer, missing))
     lineage.activities = await store.activities(session, lineage.activity_levels)
     lineage.associated = sorted(
         await store.edges(

@@ -27,8 +27,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalogue.authorization import Viewer
 from catalogue.filters import value_type
-from catalogue.models import Caller, DIDKey, DIDType
+from catalogue.models import DIDKey, DIDType
 from catalogue.obscore import parse_timestamp
 from catalogue.provenance import (
     Activity,
@@ -45,7 +46,7 @@ from catalogue.provenance import (
 )
 from catalogue.store import tables as t
 from catalogue.store.bulk import IN_LIST_LIMIT, insert_rows
-from catalogue.store.visibility import entity_visible
+from catalogue.store.visibility import activity_visible, entity_visible
 
 _DID_TYPES = {kind.value: kind for kind in DIDType}  # Enum(value) is slow in hot loops
 
@@ -241,19 +242,19 @@ def _entities_from(rows: Iterable[Any]) -> Iterator[tuple[int | None, Entity]]:
 
 
 async def entities(
-    session: AsyncSession, caller: Caller, entity_ids: Iterable[int]
+    session: AsyncSession, viewer: Viewer, entity_ids: Iterable[int]
 ) -> dict[int, Entity]:
-    """The entities among ``entity_ids`` that ``caller`` may see."""
-    statement = _entity_rows().where(entity_visible(caller))
+    """The entities among ``entity_ids`` that ``viewer`` may see."""
+    statement = _entity_rows().where(entity_visible(viewer))
     rows = await rows_among(session, statement, t.prov_entity.c.id, entity_ids)
     return {e.id: e for _, e in _entities_from(rows)}
 
 
 async def entities_of_dids(
-    session: AsyncSession, caller: Caller, did_ids: Iterable[int]
+    session: AsyncSession, viewer: Viewer, did_ids: Iterable[int]
 ) -> dict[int, Entity]:
     """The entities of visible DIDs, by DID id (DIDs without provenance are absent)."""
-    statement = _entity_rows().where(entity_visible(caller))
+    statement = _entity_rows().where(entity_visible(viewer))
     rows = await rows_among(session, statement, t.prov_entity.c.did_id, did_ids)
     return {did_id: e for did_id, e in _entities_from(rows) if did_id is not None}
 
@@ -272,10 +273,13 @@ def activity_from_row(row: Any) -> Activity:
     )
 
 
-async def activities(session: AsyncSession, ids: Iterable[int]) -> dict[int, Activity]:
-    """Activities by id."""
+async def activities(
+    session: AsyncSession, ids: Iterable[int], viewer: Viewer | None = None
+) -> dict[int, Activity]:
+    """Activities by id; with ``viewer``, those it may see (asked for by id, not walked to)."""
     a = t.prov_activity
-    rows = await rows_among(session, select(a), a.c.id, ids)
+    statement = select(a) if viewer is None else select(a).where(activity_visible(viewer))
+    rows = await rows_among(session, statement, a.c.id, ids)
     return {r.id: activity_from_row(r) for r in rows}
 
 
@@ -332,11 +336,11 @@ async def edges(
     far: str,
     ids: Iterable[int],
     *,
-    visible_far: Caller | None = None,
+    visible_far: Viewer | None = None,
 ) -> list[Edge]:
     """Rows of a relation table whose ``near`` column is one of ``ids``, as near→far edges.
 
-    With ``visible_far`` the far end is an entity, and rows to entities that caller may not
+    With ``visible_far`` the far end is an entity, and rows to entities that viewer may not
     see are left out.
     """
     c = table.c
@@ -356,13 +360,13 @@ async def edges(
 
 
 async def steps(
-    session: AsyncSession, caller: Caller, entity_ids: Iterable[int], *, upstream: bool
+    session: AsyncSession, viewer: Viewer, entity_ids: Iterable[int], *, upstream: bool
 ) -> tuple[list[Edge], list[Edge], dict[int, Entity]]:
     """One processing step from some entities, in one statement per batch.
 
     Upstream: the generations of the entities, and what their activities used;
     downstream: the usages of the entities, and what their activities generated. Returns the
-    entity→activity edges, the activity→entity edges to entities ``caller`` may see, and those
+    entity→activity edges, the activity→entity edges to entities ``viewer`` may see, and those
     entities. The far side is outer-joined table by table (a visibility subquery would be
     materialised whole by SQLite), its visibility read as a column.
     """
@@ -383,7 +387,7 @@ async def steps(
         far.entity_id.label("far_id"),
         far.role.label("far_role"),
         far.time.label("far_time"),
-        entity_visible(caller).label("far_visible"),
+        entity_visible(viewer).label("far_visible"),
         e.c.uri,
         d.c.id.label("did_id"),
         d.c.scope,

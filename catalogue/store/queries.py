@@ -18,7 +18,7 @@ from catalogue.store.filter_sql import escape_like, filter_clause
 from catalogue.store.harvest import source_clause
 from catalogue.store.region_index import candidate_ids
 from catalogue.store.rows import did_from_row
-from catalogue.store.tables import discoverable
+from catalogue.store.visibility import did_visible, discoverable
 
 _BEYOND = 1e300  # stands for a missing time or size, so such DIDs sort last either way
 
@@ -45,7 +45,7 @@ def _range_overlap(
 
 
 def _where(query: DIDQuery) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = [discoverable()]
+    where: list[ColumnElement[bool]] = [discoverable(query.viewer)]
     if query.scopes:
         where.append(t.did.c.scope.in_(query.scopes))
     if query.sources:
@@ -55,8 +55,12 @@ def _where(query: DIDQuery) -> list[ColumnElement[bool]]:
     if query.name:
         where.append(t.did.c.name.like(escape_like(query.name.replace("*", "%")), escape="\\"))
     if query.parent is not None:
-        parent = select(t.did.c.id).where(
-            t.did.c.scope == query.parent.scope, t.did.c.name == query.parent.name
+        # A hidden collection's visible members would betray that it exists.
+        held = t.did.alias("parent")
+        parent = select(held.c.id).where(
+            held.c.scope == query.parent.scope,
+            held.c.name == query.parent.name,
+            did_visible(query.viewer, held),
         )
         children = select(t.attachment.c.child_id).where(
             t.attachment.c.parent_id == parent.scalar_subquery()

@@ -169,6 +169,7 @@ class _Plan:
             time=query.time,
             spectral=query.spectral,
             limit=0,
+            viewer=query.viewer,
         )
         statement = base_query(did_query, *columns)
         matched = self.matched if scored else self.unscored

@@ -10,7 +10,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
-    ColumnElement,
     DateTime,
     Float,
     ForeignKey,
@@ -24,7 +23,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    and_,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -108,6 +106,10 @@ did = Table(
     # A harvested record its source no longer has: kept and shown by name, left out of
     # searches (catalogue/harvest.py).
     Column("withdrawn_at", Timestamp),
+    # Hidden until this moment from readers without rights on ``embargo_scope``
+    # (catalogue/embargo.py); NULL for a public record.
+    Column("embargo_until", Timestamp),
+    Column("embargo_scope", String(64)),
     UniqueConstraint("scope", "name"),
     Index(None, "created_at"),
     Index(None, "did_type", "name"),
@@ -205,14 +207,6 @@ coverage = Table(
 )
 
 
-def discoverable() -> ColumnElement[bool]:
-    """What searches may return: DIDs neither deleted nor withdrawn by their harvest source.
-
-    A withdrawn DID is still found by its name (``did(scope, name)``), never by a search.
-    """
-    return and_(did.c.deleted_at.is_(None), did.c.withdrawn_at.is_(None))
-
-
 # The spatial index: each DID's MOC as at most a few dozen aligned HEALPix cells, written as
 # depth-29 ranges [lo, hi). A B-tree on lo answers "which cells start inside the query ranges"
 # and "which cells contain a query range's start" (coverage_query.py).
@@ -258,6 +252,7 @@ uws_job = Table(
     Column("quote", Timestamp),
     Column("parameters", Text, nullable=False),  # a JSON object of the job's parameters
     Column("service_url", Text, nullable=False),  # the base URL the job was created under
+    Column("viewer", Text),  # JSON: what its owner may see; the job runs with that view
     Column("error_type", String(9)),  # "transient" or "fatal"
     Column("error_message", Text),
     Index(None, "phase"),

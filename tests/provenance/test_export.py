@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from prov.model import ProvDocument
 
-from catalogue.models import ANONYMOUS
+from catalogue.authorization import PUBLIC
 from catalogue.prov_export import ProvNames, local_name, prov_json, prov_n
 from catalogue.provenance import (
     ActivitySpec,
@@ -59,7 +59,7 @@ async def _rich(catalogue):
     recorded = await catalogue.record_activity(spec, new_files(ODD))
     assert recorded.problems == []
     return await catalogue.provenance.lineage(
-        ANONYMOUS, key(f"cta:{ODD}"), Direction.UPSTREAM, 10, 1000, parameters=True
+        PUBLIC, key(f"cta:{ODD}"), Direction.UPSTREAM, 10, 1000, parameters=True
     )
 
 

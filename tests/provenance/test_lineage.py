@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from catalogue.models import ANONYMOUS
+from catalogue.authorization import PUBLIC
 from catalogue.provenance import (
     ActivitySpec,
     AgentSpec,
@@ -17,7 +17,7 @@ from tests.support.records import file_record, register
 
 
 async def _lineage(catalogue, name, direction=Direction.UPSTREAM, depth=10, limit=1000):
-    return await catalogue.provenance.lineage(ANONYMOUS, key(name), direction, depth, limit)
+    return await catalogue.provenance.lineage(PUBLIC, key(name), direction, depth, limit)
 
 
 def _keys(lineage):
@@ -112,11 +112,11 @@ async def test_a_deleted_input_leaves_every_view_of_the_lineage(catalogue):
     assert "cta:calib_2025.h5" not in _keys(up)
     assert _keys(up) == {"cta:dl3_1.fits", "cta:dl2_1.h5", "cta:dl1_1.h5", "cta:raw_1.fits.fz"}
     assert all(e.target in up.entities for e in up.used)
-    dl1 = (await catalogue.reads.dids_by_key([key("cta:dl1_1.h5")]))[key("cta:dl1_1.h5")]
-    derived = await catalogue.provenance.neighbours(ANONYMOUS, [dl1.id], Direction.UPSTREAM)
+    dl1 = (await catalogue.reads.dids_by_key([key("cta:dl1_1.h5")], PUBLIC))[key("cta:dl1_1.h5")]
+    derived = await catalogue.provenance.neighbours(PUBLIC, [dl1.id], Direction.UPSTREAM)
     assert [e.key for e in derived[dl1.id]] == ["cta:raw_1.fits.fz"]
     activity = next(a for a in up.activities.values() if a.name == "dl1_1")
-    used = await catalogue.provenance.usages(ANONYMOUS, [activity.id])
+    used = await catalogue.provenance.usages(PUBLIC, [activity.id])
     assert [(e.key, edge.role) for e, edge in used[activity.id]] == [("cta:raw_1.fits.fz", "raw")]
     assert await _lineage(catalogue, "cta:calib_2025.h5", Direction.DOWNSTREAM) is None
 
@@ -135,7 +135,7 @@ async def test_an_activity_shows_only_its_visible_outputs(catalogue):
     await register(catalogue, [file_record("in.fits", scope="cta")])
     recorded = await step(catalogue, "split", uses("cta:in.fits"), ["a.fits", "b.fits"])
     await catalogue.delete(key("cta:b.fits"))
-    made = await catalogue.provenance.generations(ANONYMOUS, [recorded.activity.id])
+    made = await catalogue.provenance.generations(PUBLIC, [recorded.activity.id])
     assert [e.key for e, _ in made[recorded.activity.id]] == ["cta:a.fits"]
     down = await _lineage(catalogue, "cta:in.fits", Direction.DOWNSTREAM)
     assert _keys(down) == {"cta:in.fits", "cta:a.fits"}

@@ -25,12 +25,14 @@ from starlette.routing import Route
 from bridges.harvest.errors import RemoteError
 from bridges.harvest.run import run_harvest
 from bridges.harvest.tap import TapReader, chunk_query
+from catalogue.authorization import EVERYTHING, PUBLIC, Viewer
 from catalogue.config import Settings
 from catalogue.harvest import RunStatus, record_name
 from catalogue.models import DIDKey
 from catalogue.obscore import FIELDS_BY_NAME
 from catalogue.query import DIDQuery
 from catalogue.store import tables as t
+from catalogue.store.visibility import did_visible
 from tests.support.app_client import app_client
 from tests.support.asgi_server import serve_app
 from tests.support.graphql import gql
@@ -41,8 +43,10 @@ DACHS = Path(__file__).resolve().parents[2] / "data" / "dachs"
 COMPUTED = {"obs_publisher_did", "access_url", "access_format", "access_estsize"}
 
 
-async def _stored(engine: AsyncEngine) -> dict[tuple[str, str], tuple[dict[str, Any], Any]]:
-    """Every live characterised DID: its ObsCore values (None left out) and MOC bytes."""
+async def _stored(
+    engine: AsyncEngine, viewer: Viewer = EVERYTHING
+) -> dict[tuple[str, str], tuple[dict[str, Any], Any]]:
+    """Every characterised file ``viewer`` may see: ObsCore values (None left out), MOC bytes."""
     c, d, cov = t.characterisation.c, t.did.c, t.coverage.c
     fields = [c[name] for name in FIELDS_BY_NAME]
     async with engine.connect() as connection:
@@ -50,7 +54,7 @@ async def _stored(engine: AsyncEngine) -> dict[tuple[str, str], tuple[dict[str, 
             select(d.scope, d.name, cov.moc, *fields)
             .join(t.characterisation, c.did_id == d.id)
             .outerjoin(t.coverage, cov.did_id == d.id)
-            .where(d.deleted_at.is_(None), d.did_type == "FILE")
+            .where(did_visible(viewer), d.did_type == "FILE")
         )
         found = {}
         for row in rows.mappings():
@@ -74,7 +78,10 @@ async def lake_a(live: LiveService) -> AsyncIterator[AsyncEngine]:
 )
 async def test_round_trip_harvest_equals_the_publishing_catalogue(live, lake_a, catalogue, engine):
     run = await run_harvest(catalogue, TapReader(live.tap, source="vo.a", chunk_size=1500))
-    a = await _stored(lake_a)
+    # an anonymous harvester gets A's public files; the embargoed ones stay A's own
+    a, embargoed = await _stored(lake_a, PUBLIC), await _stored(lake_a, EVERYTHING)
+    embargoed = {k: v for k, v in embargoed.items() if k not in a}
+    assert embargoed, "the demo lake holds proprietary files still under embargo"
     b = await _stored(engine)
     assert run.status is RunStatus.SUCCEEDED, run.error
     assert (run.counts.added, run.counts.failed, run.counts.withdrawn) == (len(a), 0, 0)
@@ -90,6 +97,7 @@ async def test_round_trip_harvest_equals_the_publishing_catalogue(live, lake_a, 
         if "lake_scope" in m
     }
     assert len(origin) == len(a)  # every harvested row names the file it came from
+    assert not set(origin) & set(embargoed)
     for key, (values, moc) in a.items():
         harvested, harvested_moc = b[names[origin[key]]]
         assert names[origin[key]][0] == "vo.a"
@@ -305,7 +313,7 @@ async def test_a_service_that_caps_its_answers_is_read_in_full(proxy, lake_a, ca
     run = await run_harvest(catalogue, reader)
     assert run.status is RunStatus.SUCCEEDED, run.error
     assert reader.overflows >= 1
-    assert run.counts.added == len(await _stored(lake_a))
+    assert run.counts.added == len(await _stored(lake_a, PUBLIC))
     assert await _scope_size(catalogue, "vo.capped") == run.counts.added
 
 
@@ -325,7 +333,7 @@ async def test_an_http_error_midway_keeps_what_was_committed_and_the_next_run_re
     resumed = await run_harvest(catalogue, TapReader(url, source="vo.flaky", chunk_size=1000))
     assert resumed.id == failed.id
     assert resumed.status is RunStatus.SUCCEEDED
-    total = len(await _stored(lake_a))
+    total = len(await _stored(lake_a, PUBLIC))
     assert (resumed.counts.added, resumed.counts.unchanged) == (total, 0)
     assert await _scope_size(catalogue, "vo.flaky") == total
 
@@ -359,7 +367,7 @@ async def test_a_service_too_slow_to_answer_synchronously_is_asked_by_uws_jobs(
     assert run.status is RunStatus.SUCCEEDED, run.error
     assert reader.mode == "async"
     assert behaviour.syncs == 1  # after the first chunk timed out, every chunk was a job
-    assert run.counts.added == len(await _stored(lake_a))
+    assert run.counts.added == len(await _stored(lake_a, PUBLIC))
 
 
 @pytest.mark.parametrize(("live", "session_engine"), [("sqlite", "postgresql")], indirect=True)
