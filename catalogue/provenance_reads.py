@@ -169,16 +169,19 @@ class ProvenanceReads:
             found.setdefault(e.source, []).append((loaded[e.target], e.role))
         return found
 
-    async def informants(self, activity_ids: Sequence[int]) -> dict[int, list[Activity]]:
-        """The activities that informed each activity (``wasInformedBy``)."""
+    async def informants(
+        self, viewer: Viewer, activity_ids: Sequence[int]
+    ) -> dict[int, list[Activity]]:
+        """The activities ``viewer`` may see that informed each activity (``wasInformedBy``)."""
         async with self._sessions() as session:
             edges = await store.edges(
                 session, t.prov_communication, "informed_id", "informant_id", activity_ids
             )
-            loaded = await store.activities(session, {e.target for e in edges})
+            loaded = await store.activities(session, {e.target for e in edges}, viewer)
         found: dict[int, list[Activity]] = {}
         for e in sorted(edges, key=lambda e: (e.source, e.target)):
-            found.setdefault(e.source, []).append(loaded[e.target])
+            if e.target in loaded:
+                found.setdefault(e.source, []).append(loaded[e.target])
         return found
 
     async def lineage(

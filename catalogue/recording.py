@@ -73,7 +73,11 @@ def _check_outputs(
 
 
 async def _check_inputs(
-    session: AsyncSession, spec: ActivitySpec, names: _Names, outputs: set[DIDKey]
+    session: AsyncSession,
+    spec: ActivitySpec,
+    names: _Names,
+    outputs: set[DIDKey],
+    viewer: Viewer,
 ) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     for i, usage in enumerate(spec.used):
@@ -89,7 +93,7 @@ async def _check_inputs(
         used = derivation.used.did
         if used is not None and names.did_id(used) is None:
             problems.append((f"derivations[{i}].used", _missing(used)))
-    known = await store.existing_activities(session, spec.informed_by)
+    known = await store.existing_activities(session, spec.informed_by, viewer)
     problems += [
         (f"informedBy[{i}]", f"no activity {a} has been recorded")
         for i, a in enumerate(spec.informed_by)
@@ -232,7 +236,7 @@ async def record(
     outputs = _outputs(spec, new_files)
     names = await _names(session, viewer, _named_dids(spec))
     result.problems = _check_outputs(spec, outputs) + await _check_inputs(
-        session, spec, names, {key for _, key, _ in outputs}
+        session, spec, names, {key for _, key, _ in outputs}, viewer
     )
     if result.problems:
         return result

@@ -139,7 +139,7 @@ class Registration:
         outcomes = await files.add_files(
             self.session, [p for _, p in accepted], rses, now, self.index_cells, write=write
         )
-        members: dict[DIDKey, list[tuple[int, files.PreparedFile]]] = {}
+        members: dict[DIDKey, list[tuple[int, files.PreparedFile | None]]] = {}
         for (candidate, item), outcome in zip(accepted, outcomes, strict=True):
             if outcome.outcome is files.Outcome.CONFLICT:
                 self.refuse(candidate.where, outcome.message)
@@ -153,7 +153,9 @@ class Registration:
             else:
                 self.summary.unchanged += 1
             if write and candidate.dataset is not None and outcome.did_id is not None:
-                members.setdefault(candidate.dataset, []).append((outcome.did_id, item))
+                # A file registered before is known by what is stored, not by this record.
+                fresh = item if outcome.outcome is files.Outcome.REGISTERED else None
+                members.setdefault(candidate.dataset, []).append((outcome.did_id, fresh))
         grown = [await self._attach(key, group, now) for key, group in members.items()]
         if write:  # once per batch, in bulk: the files (an unchanged one may have new
             # replicas or a new dataset), and the collections whose extents grew
@@ -168,12 +170,19 @@ class Registration:
             await search_docs.mark_changed(self.session, changed)
 
     async def _attach(
-        self, key: DIDKey, group: list[tuple[int, files.PreparedFile]], now: datetime
+        self, key: DIDKey, group: list[tuple[int, files.PreparedFile | None]], now: datetime
     ) -> int | None:
-        """Attach files to their dataset; the dataset's id when it was created or grew."""
+        """Attach files to their dataset; the dataset's id when it was created or grew.
+
+        New files' contribution to the extent comes from their records; when some were
+        registered before, the whole group's is read from the store (``None``).
+        """
         _, created = await dids.add_collection(self.session, key, DIDType.DATASET, {}, now)
         parent = await dids.require_did(self.session, key)
-        contribution = combine([_contribution(item) for _, item in group])
+        fresh = [item for _, item in group if item is not None]
+        contribution = (
+            combine([_contribution(i) for i in fresh]) if len(fresh) == len(group) else None
+        )
         added = await dids.attach_ids(
             self.session, parent, [i for i, _ in group], now, self.index_cells, contribution
         )

@@ -448,10 +448,10 @@ class Catalogue:
         async with self._sessions() as session:
             return await harvest_store.list_runs(session, source=source, limit=limit)
 
-    async def harvest_sources(self) -> list[tuple[SourceSpec, int]]:
-        """Every harvest source with its number of live (not withdrawn) records."""
+    async def harvest_sources(self, *, viewer: Viewer = PUBLIC) -> list[tuple[SourceSpec, int]]:
+        """Every harvest source with its number of records ``viewer`` may find."""
         async with self._sessions() as session:
-            return await harvest_store.list_sources(session)
+            return await harvest_store.list_sources(session, viewer)
 
     async def harvest_info(self, did_ids: Sequence[int]) -> dict[int, HarvestInfo]:
         """Where each harvested DID among the ids came from (lake DIDs are absent)."""

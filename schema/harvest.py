@@ -96,6 +96,7 @@ class HarvestQueries:
 
     @strawberry.field(description="Every harvest source with its live record count.")
     async def harvest_sources(self, info: Info[Context, None]) -> list[HarvestSource]:
+        sources = await info.context.catalogue.harvest_sources(viewer=info.context.viewer)
         return [
             HarvestSource(
                 name=spec.name,
@@ -104,5 +105,5 @@ class HarvestQueries:
                 parameters=_json(spec.parameters),
                 records=records,
             )
-            for spec, records in await info.context.catalogue.harvest_sources()
+            for spec, records in sources
         ]

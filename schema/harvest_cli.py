@@ -14,6 +14,7 @@ from bridges.harvest.http import DEFAULT_TIMEOUT
 from bridges.harvest.registry import DEFAULT_REGISTRY, RegistryReader
 from bridges.harvest.run import Reader, run_harvest
 from bridges.harvest.tap import DEFAULT_CHUNK, TapReader
+from catalogue.authorization import EVERYTHING
 from catalogue.config import Settings
 from catalogue.errors import InvalidInputError
 from catalogue.harvest import HarvestRun, RunStatus
@@ -227,7 +228,7 @@ def sources_command(settings: Settings) -> None:
     """Harvest sources, with their live (not withdrawn) record counts."""
 
     async def work(catalogue: Catalogue) -> list[Any]:
-        return await catalogue.harvest_sources()
+        return await catalogue.harvest_sources(viewer=EVERYTHING)
 
     for spec, records in run_work(settings, work):
         parameters = json.dumps({k: v for k, v in spec.parameters.items() if v})

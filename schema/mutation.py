@@ -259,11 +259,10 @@ class Mutation:
     ) -> CollectionResult:
         async def create() -> DIDSuccess:
             key = DIDKey(models.check_scope(scope), models.check_name(name))
-            record = await info.context.catalogue.add_collection(
+            await info.context.catalogue.add_collection(
                 key, did_type, _metadata(metadata), caller=info.context.caller
             )
-            info.context.forget_reads()
-            return DIDSuccess(did=from_domain(record))
+            return DIDSuccess(did=await _did(info, key))  # read as the caller may see it
 
         return await guarded(create())  # type: ignore[return-value]
 

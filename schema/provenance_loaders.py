@@ -46,4 +46,6 @@ class ProvenanceLoaders:
         self.agents: DataLoader[int, list[tuple[Agent, str | None]]] = batched_loader(
             reads.agents, []
         )
-        self.informants: DataLoader[int, list[Activity]] = batched_loader(reads.informants, [])
+        self.informants: DataLoader[int, list[Activity]] = batched_loader(
+            bound(reads.informants), []
+        )

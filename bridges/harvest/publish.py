@@ -14,6 +14,7 @@ or deleted).
 from __future__ import annotations
 
 import base64
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -33,6 +34,8 @@ TEXT = "text/plain; charset=utf-8"
 FITS = "application/fits"
 #: The path of the lake's entry under the mount, as its ``hips_service_url`` names it.
 LAKE_PATH = "lake"
+#: Seconds a summary is reused even when the fingerprint has not changed.
+SUMMARY_TTL = 60.0
 HIPS_VERSION = "1.4"  # the properties version of HiPS 1.0 (REC 2017-05-19)
 _FILES = DIDQuery(sources=(LAKE_SOURCE,), types=(DIDType.FILE,), limit=0)
 
@@ -69,12 +72,19 @@ class LakePublication:
         self.catalogue = catalogue
         self.settings = settings
         self._summary: LakeSummary | None = None
+        self._computed = 0.0  # time.monotonic() of the summary
 
     async def summary(self) -> LakeSummary:
-        """The lake's summary, recomputed when files were added or deleted."""
+        """The lake's summary, recomputed when files were added or deleted.
+
+        It is also recomputed at least every :data:`SUMMARY_TTL` seconds: a file hidden by a
+        new embargo while another's is lifted leaves the fingerprint as it was.
+        """
         fingerprint, released = await _fingerprint(self.catalogue)
-        if self._summary is not None and self._summary.fingerprint == fingerprint:
+        fresh = time.monotonic() - self._computed < SUMMARY_TTL
+        if self._summary is not None and self._summary.fingerprint == fingerprint and fresh:
             return self._summary
+        self._computed = time.monotonic()
         coverage = await self.catalogue.union_coverage(_FILES, self.settings.moc_order)
         facets = await self.catalogue.facets(_FILES, [FacetField.DATAPRODUCT_TYPE])
         types = [value for value, _ in facets[FacetField.DATAPRODUCT_TYPE] if value is not None]

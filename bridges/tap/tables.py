@@ -161,6 +161,7 @@ class SchemaInfo:
 
 
 _SQL_CACHE: dict[tuple[str, str, str, RelationContext], str] = {}
+_SQL_CACHE_SIZE = 4096
 
 
 def _compiled(
@@ -172,6 +173,8 @@ def _compiled(
         statement = table.relation(context)
         sql = str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
         if table.cacheable:
+            if len(_SQL_CACHE) >= _SQL_CACHE_SIZE:  # one set per viewer: keep it bounded
+                _SQL_CACHE.clear()
             _SQL_CACHE[key] = sql
     return sql
 

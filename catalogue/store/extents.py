@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalogue.coverage import Coverage, union_all
 from catalogue.embargo import Embargo, combined
 from catalogue.obscore import OBSCORE_FIELDS, SUMMARY_FIELDS, FieldKind
+from catalogue.store import search_docs
 from catalogue.store import tables as t
 from catalogue.store.bulk import IN_LIST_LIMIT, insert_rows
 from catalogue.store.rows import coverage_from_row
@@ -145,14 +146,7 @@ async def _store(
     if updated.rowcount == 0:  # type: ignore[attr-defined]
         await session.execute(insert(t.coverage).values(did_id=did_id, **values))
     await _store_values(session, did_id, extent.values)
-    held = extent.embargo
-    await session.execute(
-        update(t.did)
-        .where(t.did.c.id == did_id)
-        .values(
-            embargo_until=held.until if held else None, embargo_scope=held.scope if held else None
-        )
-    )
+    await _store_embargo(session, did_id, extent.embargo)
     await session.execute(delete(t.coverage_cell).where(t.coverage_cell.c.did_id == did_id))
     if cov is not None and not cov.is_empty:
         cells = [
@@ -160,6 +154,27 @@ async def _store(
             for lo, hi in cov.index_cells(index_cells).tolist()
         ]
         await insert_rows(session, t.coverage_cell, cells)
+
+
+async def _store_embargo(session: AsyncSession, did_id: int, held: Embargo | None) -> None:
+    """Store the collection's embargo.
+
+    When the embargo starts or stops hiding the collection, everything below is marked for
+    search, whose text names (or must stop naming) it.
+    """
+    was_hidden = await session.scalar(
+        select(t.did.c.embargo_until.is_not(None)).where(t.did.c.id == did_id)
+    )
+    await session.execute(
+        update(t.did)
+        .where(t.did.c.id == did_id)
+        .values(
+            embargo_until=held.until if held else None, embargo_scope=held.scope if held else None
+        )
+    )
+    if bool(was_hidden) != (held is not None):
+        below = await search_docs.with_descendants(session, [did_id])
+        await search_docs.mark_changed(session, below)
 
 
 async def _store_values(

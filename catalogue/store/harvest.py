@@ -19,6 +19,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from catalogue.authorization import Viewer
 from catalogue.coverage import Coverage
 from catalogue.errors import InvalidInputError
 from catalogue.harvest import (
@@ -35,6 +36,7 @@ from catalogue.harvest import (
 from catalogue.store import tables as t
 from catalogue.store.bulk import IN_LIST_LIMIT, in_chunks, insert_rows, insert_with_ids, matches
 from catalogue.store.files import Details, ensure_scopes, insert_details
+from catalogue.store.visibility import discoverable
 
 #: A run keeps its first problems; the count of failures is always exact.
 MAX_PROBLEMS = 1000
@@ -149,12 +151,12 @@ async def ensure_source(session: AsyncSession, spec: SourceSpec, now: datetime) 
     return ids[0]
 
 
-async def list_sources(session: AsyncSession) -> list[tuple[SourceSpec, int]]:
-    """Every source with the number of its records that are not withdrawn."""
+async def list_sources(session: AsyncSession, viewer: Viewer) -> list[tuple[SourceSpec, int]]:
+    """Every source with the number of its records ``viewer`` may find (not withdrawn)."""
     live = (
         select(t.harvest_record.c.source_id, func.count().label("n"))
         .join(t.did, t.did.c.id == t.harvest_record.c.did_id)
-        .where(t.did.c.withdrawn_at.is_(None))
+        .where(discoverable(viewer))
         .group_by(t.harvest_record.c.source_id)
         .subquery()
     )

@@ -63,6 +63,16 @@ class _Walk:
             return await self._up()
         return await self._down()
 
+    async def _visible_activities(self, ids: set[int]) -> set[int]:
+        """Those of ``ids`` the viewer may see (store.visibility.activity_visible).
+
+        Activities reached by wasInformedBy alone are shown only then: their names would
+        tell of hidden entities.
+        """
+        if not ids:
+            return set()
+        return set(await store.activities(self.session, ids, self.viewer))
+
     async def _up(self) -> _Level:
         s, seen = self.session, self.lineage.activity_levels
         generated, used, reached = await store.steps(s, self.viewer, self.frontier, upstream=True)
@@ -89,9 +99,11 @@ class _Walk:
                 visible_far=self.viewer,
             )
         if self.communications:
-            level.informed = await store.edges(
+            informed = await store.edges(
                 s, t.prov_communication, "informed_id", "informant_id", level.activities
             )
+            visible = await self._visible_activities({e.target for e in informed})
+            level.informed = [e for e in informed if e.target in visible]
         level.entities = {e.target for e in (*level.used, *level.derived)}
         level.informants = {e.target for e in level.informed}
         return level
@@ -127,7 +139,8 @@ class _Walk:
             informed = await store.edges(
                 s, t.prov_communication, "informant_id", "informed_id", level.activities
             )
-            level.informed = [Edge(e.target, e.source) for e in informed]
+            visible = await self._visible_activities({e.target for e in informed})
+            level.informed = [Edge(e.target, e.source) for e in informed if e.target in visible]
         level.entities = {e.source for e in (*level.generated, *level.derived)}
         level.informants = {e.source for e in level.informed}
         return level

@@ -205,10 +205,13 @@ async def generators(session: AsyncSession, entity_ids: Iterable[int]) -> dict[i
     return {r.entity_id: r.activity_id for r in found}
 
 
-async def existing_activities(session: AsyncSession, ids: Iterable[int]) -> set[int]:
-    """The ids among ``ids`` that name recorded activities."""
+async def existing_activities(
+    session: AsyncSession, ids: Iterable[int], viewer: Viewer
+) -> set[int]:
+    """The ids among ``ids`` that name recorded activities ``viewer`` may see."""
     a = t.prov_activity.c
-    return {r.id for r in await rows_among(session, select(a.id), a.id, ids)}
+    statement = select(a.id).where(activity_visible(viewer))
+    return {r.id for r in await rows_among(session, statement, a.id, ids)}
 
 
 async def add_rows(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:

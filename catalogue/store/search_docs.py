@@ -116,8 +116,14 @@ Rows = Sequence[Row[Any]]
 Reads = Generator[Select[Any], Rows, _T]
 
 
-def _read_ancestors(ids: Sequence[int]) -> Reads[dict[int, list[tuple[str, str]]]]:
-    """(scope, name) of every collection above each DID, sorted.
+def _read_ancestors(
+    ids: Sequence[int], *, embargoes: bool = True
+) -> Reads[dict[int, list[tuple[str, str]]]]:
+    """(scope, name) of every collection above each DID, sorted, but embargoed ones.
+
+    A public file's text and ``parents`` must not name a collection hidden by its other
+    members' embargo (docs/security.md); such a collection is left out for good, even once
+    released, until the file is next marked changed.
 
     Level by level with index lookups: a recursive CTE was half the cost of marking a
     registration batch on PostgreSQL, whose planner misjudges it inside a long transaction.
@@ -138,7 +144,8 @@ def _read_ancestors(ids: Sequence[int]) -> Reads[dict[int, list[tuple[str, str]]
         frontier = {row.parent_id for row in found} - walked
     names: dict[int, tuple[str, str]] = {}
     for chunk in _chunks({p for above in parents.values() for p in above}):
-        rows = yield select(t.did.c.id, t.did.c.scope, t.did.c.name).where(t.did.c.id.in_(chunk))
+        named = select(t.did.c.id, t.did.c.scope, t.did.c.name).where(t.did.c.id.in_(chunk))
+        rows = yield named.where(t.did.c.embargo_until.is_(None)) if embargoes else named
         names.update({r.id: (r.scope, r.name) for r in rows})
     found_above: dict[int, list[tuple[str, str]]] = {}
     for origin in ids:
@@ -150,11 +157,11 @@ def _read_ancestors(ids: Sequence[int]) -> Reads[dict[int, list[tuple[str, str]]
                 above.add(did_id)
                 pending.extend(parents.get(did_id, ()))
         if above:
-            found_above[origin] = sorted(names[i] for i in above)
+            found_above[origin] = sorted(names[i] for i in above if i in names)
     return found_above
 
 
-def _read_texts(chunk: Sequence[int]) -> Reads[dict[int, str]]:
+def _read_texts(chunk: Sequence[int], *, embargoes: bool = True) -> Reads[dict[int, str]]:
     char, meta, cv = t.characterisation, t.did_meta, t.collection_value
     own = yield (
         select(t.did.c.id, t.did.c.scope, t.did.c.name, *(char.c[f] for f in TEXT_FIELDS))
@@ -175,7 +182,7 @@ def _read_texts(chunk: Sequence[int]) -> Reads[dict[int, str]]:
         .order_by(cv.c.did_id, cv.c.field, cv.c.v_text)
     ):
         held.setdefault(r.did_id, []).append(r.v_text)
-    above = yield from _read_ancestors([r.id for r in own])
+    above = yield from _read_ancestors([r.id for r in own], embargoes=embargoes)
     texts: dict[int, str] = {}
     for r in own:
         pairs = strings.get(r.id, [])
@@ -219,11 +226,16 @@ async def document_texts(session: AsyncSession, did_ids: Iterable[int]) -> dict[
     return texts
 
 
-def document_texts_sync(connection: Connection, did_ids: Iterable[int]) -> dict[int, str]:
-    """:func:`document_texts` on a synchronous connection (migrations run on one)."""
+def document_texts_sync(
+    connection: Connection, did_ids: Iterable[int], *, embargoes: bool = True
+) -> dict[int, str]:
+    """:func:`document_texts` on a synchronous connection (migrations run on one).
+
+    ``embargoes=False`` for migrations older than 0008, whose ``did`` has no embargo yet.
+    """
     texts: dict[int, str] = {}
     for chunk in _chunks(did_ids):
-        texts.update(_run_sync(connection, _read_texts(chunk)))
+        texts.update(_run_sync(connection, _read_texts(chunk, embargoes=embargoes)))
     return texts
 
 

@@ -149,25 +149,27 @@ async def lake(engine, tmp_path, catalogue) -> AsyncIterator[Lake]:
     settings = local_settings(tmp_path, database_url=url, auth_groups=GROUPS)
     async with app_client(settings) as http:
         service = Lake(http, settings)
-        await service.graphql(RECORD, {})
         hidden = await service.graphql(RECORD_HIDDEN, {})
         service.hidden_activity = hidden["recordActivity"]["activity"]["id"]
+        recorded = await service.graphql(RECORD % service.hidden_activity, {})
+        assert recorded["recordActivity"]["__typename"] == "RecordActivitySuccess"
         yield service
 
 
+#: An activity that touched hidden entities only: its name and parameter tell of the secret.
+RECORD_HIDDEN = """mutation { recordActivity(activity: {
+  name: "calibrate HIDDEN-TARGET" type: "Calibration" startTime: "2025-12-12T05:00:00Z"
+  agents: [{ name: "SECRET-CAM pipeline", type: SOFTWARE, role: "software" }]
+  parameters: [{ name: "camera", value: "SECRET-CAM" }]
+  generated: [{ did: "ctao:secret-calibrated", role: "calibrated" }]
+}) { ... on RecordActivitySuccess { activity { id } } } }"""
+#: A public activity, informed by the hidden one.
 RECORD = """mutation { recordActivity(activity: {
   name: "reduce" type: "Reduction" startTime: "2025-12-12T06:00:00Z"
   used: [{ did: "lake:pub", role: "raw" }]
   generated: [{ did: "ctao:secret", role: "dl3" }, { did: "ctao:visible", role: "dl3" }]
+  informedBy: ["%s"]
 }) { __typename } }"""
-#: An activity that touched hidden entities only: its name and parameter tell of the secret.
-RECORD_HIDDEN = """mutation { recordActivity(activity: {
-  name: "calibrate HIDDEN-TARGET" type: "Calibration" startTime: "2025-12-12T07:00:00Z"
-  agents: [{ name: "SECRET-CAM pipeline", type: SOFTWARE, role: "software" }]
-  parameters: [{ name: "camera", value: "SECRET-CAM" }]
-  used: [{ did: "ctao:secret", role: "dl3" }]
-  generated: [{ did: "ctao:secret-calibrated", role: "calibrated" }]
-}) { ... on RecordActivitySuccess { activity { id } } } }"""
 
 
 def leaked(text: str) -> list[str]:
@@ -197,6 +199,12 @@ PROBE = """{
   pub: did(scope: "lake", name: "pub") {
     lineage(direction: DOWNSTREAM) { entities { entity { id } } }
   }
+  visible: did(scope: "ctao", name: "visible") {
+    lineage(direction: UPSTREAM, depth: 3) { activities { activity { name } } }
+    generatedBy { name informedBy { name } }
+  }
+  byParentName: search(text: "run1") { total hits { did { name } } }
+  byContainerName: dids(filter: {name: "al*"}) { totalCount }
 }"""
 
 
@@ -229,6 +237,11 @@ async def test_graphql_reveals_nothing_of_an_embargoed_record(lake, outsider):
     assert answer["all"]["total"] == 6
     lineage = {e["entity"]["id"] for e in answer["pub"]["lineage"]["entities"]}
     assert "ctao:visible" in lineage
+    upstream = {a["activity"]["name"] for a in answer["visible"]["lineage"]["activities"]}
+    assert upstream == {"reduce"}
+    assert answer["visible"]["generatedBy"] == {"name": "reduce", "informedBy": []}
+    assert answer["byParentName"]["total"] == 0
+    assert answer["byContainerName"]["totalCount"] == 0
 
 
 @pytest.mark.parametrize("reader", ["token-scope", "group"])
@@ -248,6 +261,12 @@ async def test_graphql_shows_the_embargoed_record_to_its_readers(lake, reader):
     assert Coverage.from_string(answer["sky"]["moc"]).overlaps(SECRET_SKY)
     lineage = {e["entity"]["id"] for e in answer["pub"]["lineage"]["entities"]}
     assert {"ctao:visible", "ctao:secret"} <= lineage
+    upstream = {a["activity"]["name"] for a in answer["visible"]["lineage"]["activities"]}
+    assert upstream == {"reduce", "calibrate HIDDEN-TARGET"}
+    informants = answer["visible"]["generatedBy"]["informedBy"]
+    assert informants == [{"name": "calibrate HIDDEN-TARGET"}]
+    # an embargoed collection's name is in no member's text, whoever searches
+    assert {h["did"]["name"] for h in answer["byParentName"]["hits"]} == {"run1"}
 
 
 async def test_a_reader_of_the_container_scope_alone_does_not_see_a_container_of_secrets(lake):
@@ -255,6 +274,32 @@ async def test_a_reader_of_the_container_scope_alone_does_not_see_a_container_of
     who = {"subject": "lake-reader", "scopes": ["lake.read:/lake"]}
     answer = await lake.graphql('{ did(scope: "lake", name: "all") { name } }', who)
     assert answer["did"] is None
+
+
+async def test_registering_a_secret_again_into_a_new_dataset_keeps_the_dataset_hidden(
+    lake, catalogue
+):
+    """The new dataset's extent comes from the stored file, not from the record sent."""
+    again = file_record("secret", scope="ctao", dataset="again")  # no obscore this time
+    await register(catalogue, [again])
+    query = '{ did(scope: "ctao", name: "again") { name } }'
+    assert await lake.graphql(query) == {"did": None}
+    assert await lake.graphql(query, CTAO_READER) == {"did": {"name": "again"}}
+
+
+async def test_creating_an_existing_hidden_collection_answers_without_its_extent(lake):
+    """A lake writer asking to create lake:all gets no view of ctao's secrets in it."""
+    answer = await lake.http.post(
+        "/graphql",
+        json={
+            "query": 'mutation { createContainer(scope: "lake", name: "all") { __typename '
+            "... on DIDSuccess { did { coverage { moc } } } } }"
+        },
+        headers=lake.headers({"subject": "lake-writer", "scopes": ["lake.write:/lake"]}),
+    )
+    body = answer.json()
+    assert leaked(str(body.get("data"))) == []
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 async def test_a_cursor_of_one_caller_is_refused_to_another(lake):
@@ -446,3 +491,28 @@ def test_probe_markers_are_in_the_secret_only():
     assert leaked(public) == []
     assert leaked(str(_obscore("HIDDEN-TARGET", 0, 0))) == ["HIDDEN-TARGET", "SECRET-CAM"]
     assert SECRET_SKY.sky_fraction > 0
+
+
+async def test_migration_0008_backfills_the_embargoes_of_a_lake_it_finds(lake, engine):
+    """Upgrading a lake that predates embargoes hides exactly what registering it now would."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from catalogue.store import tables as t  # noqa: PLC0415
+    from catalogue.store.engine import migrate  # noqa: PLC0415
+    from tests.search.test_outbox import _downgrade  # noqa: PLC0415
+
+    async def embargoes() -> dict[str, tuple[Any, Any]]:
+        d = t.did.c
+        async with engine.connect() as connection:
+            rows = await connection.execute(select(d.name, d.embargo_until, d.embargo_scope))
+            return {r.name: (r.embargo_until, r.embargo_scope) for r in rows}
+
+    before = await embargoes()
+    assert before["secret"][1] == before["run1"][1] == before["all"][1] == "ctao"
+    await _downgrade(engine, "0007")
+    try:
+        await migrate(engine)
+    finally:
+        await migrate(engine)  # never leave the shared database behind
+    assert await embargoes() == before
+    assert (await lake.graphql('{ did(scope: "lake", name: "all") { name } }')) == {"did": None}

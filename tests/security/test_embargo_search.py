@@ -26,6 +26,7 @@ def _queries(viewer: Viewer) -> dict[str, SearchQuery]:
     return {
         "everything": SearchQuery(limit=100, facets=FACETS, viewer=viewer),
         "its text": SearchQuery(text=TextQuery.parse("HIDDEN"), facets=FACETS, viewer=viewer),
+        "its dataset's name": SearchQuery(text=TextQuery.parse("run1"), viewer=viewer),
         "its sky": SearchQuery(
             region=RegionFilter.from_shape(Circle(*SECRET_AT, 2), 10), viewer=viewer
         ),
@@ -50,6 +51,7 @@ async def test_both_backends_hide_an_embargoed_record_from_outsiders(indexed, ca
             assert len(names) == total, (backend, label)
         assert outside["everything"][1] == 6
         assert outside["its text"][1] == outside["its sky"][1] == 0
+        assert outside["its dataset's name"][1] == 0
         inside = await _answers(backend, CTAO)
         assert inside["everything"][1] == 10
         assert {"secret", "secret-calibrated", "run1", "all"} <= inside["its text"][0]

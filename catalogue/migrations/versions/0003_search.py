@@ -84,7 +84,7 @@ def _backfill() -> None:
         )
         if not ids:
             return
-        texts = document_texts_sync(bind, ids)
+        texts = document_texts_sync(bind, ids, embargoes=False)  # their column: 0008
         if texts:
             bind.execute(document.insert(), [{"did_id": i, "text": s} for i, s in texts.items()])
         bind.execute(outbox.insert(), [{"did_id": i, "created_at": now} for i in ids])

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from catalogue import embargo
+from catalogue.store import search_docs
 from catalogue.store.tables import Timestamp
 
 revision = "0008"
@@ -31,6 +32,10 @@ _char = sa.table(
     sa.column("did_id", sa.BigInteger()),
     sa.column("data_rights", sa.String()),
     sa.column("obs_release_date", Timestamp),
+)
+_document = sa.table("search_document", sa.column("did_id", sa.BigInteger()), sa.column("text"))
+_outbox = sa.table(
+    "search_outbox", sa.column("did_id", sa.BigInteger()), sa.column("created_at", Timestamp)
 )
 _attachment = sa.table(
     "attachment", sa.column("parent_id", sa.BigInteger()), sa.column("child_id", sa.BigInteger())
@@ -81,6 +86,31 @@ def _backfill(bind: sa.Connection) -> None:
             .values(embargo_until=sa.bindparam("b_until"), embargo_scope=sa.bindparam("b_scope")),
             updates,
         )
+    hidden = [i for i, e in found.items() if e is not None and i in members]
+    _rewrite_texts(bind, _below(hidden, members))
+
+
+def _below(collections: list[int], members: dict[int, list[int]]) -> list[int]:
+    found: set[int] = set()
+    pending = list(collections)
+    while pending:
+        for child in members.get(pending.pop(), []):
+            if child not in found:
+                found.add(child)
+                pending.append(child)
+    return sorted(found)
+
+
+def _rewrite_texts(bind: sa.Connection, ids: list[int]) -> None:
+    """Members' search text must stop naming their embargoed collections (search_docs.py)."""
+    now = datetime.now(UTC)
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        texts = search_docs.document_texts_sync(bind, chunk)
+        bind.execute(_document.delete().where(_document.c.did_id.in_(chunk)))
+        if texts:
+            bind.execute(_document.insert(), [{"did_id": i, "text": s} for i, s in texts.items()])
+        bind.execute(_outbox.insert(), [{"did_id": i, "created_at": now} for i in chunk])
 
 
 def downgrade() -> None:
