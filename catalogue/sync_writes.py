@@ -74,6 +74,20 @@ class StepResult:
             self.counts.failed += 1
 
 
+def _added(
+    did_id: int,
+    did: RucioDID,
+    out: StepResult,
+    records: list[tuple[int, str, Sequence[str]]],
+    fresh: set[int],
+) -> None:
+    """Book a DID the step created: counted, recorded as synced, indexed."""
+    out.counts.added += 1
+    records.append((did_id, did.digest(), list(did.metadata)))
+    fresh.add(did_id)
+    out.changed.add(did_id)
+
+
 def _conflict(did: RucioDID, known: store.Known) -> str | None:
     if known.deleted:
         return "deleted in lakecat; a DID name is never reused, so Rucio's is not followed"
@@ -230,10 +244,7 @@ class Writes:
             if outcome.outcome is files.Outcome.CONFLICT or outcome.did_id is None:
                 out.refuse(str(did.key), outcome.message, conflict=True)
                 continue
-            out.counts.added += 1
-            records.append((outcome.did_id, did.digest(), list(did.metadata)))
-            fresh.add(outcome.did_id)
-            out.changed.add(outcome.did_id)
+            _added(outcome.did_id, did, out, records, fresh)
 
     async def _add_collections(
         self,
@@ -253,10 +264,7 @@ class Writes:
         ]
         await insert_rows(session, t.did_meta, meta)
         for did_id, did in zip(ids, collections, strict=True):
-            out.counts.added += 1
-            records.append((did_id, did.digest(), list(did.metadata)))
-            fresh.add(did_id)
-            out.changed.add(did_id)
+            _added(did_id, did, out, records, fresh)
 
     async def _update(
         self,

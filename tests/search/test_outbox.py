@@ -1,10 +1,6 @@
 """Every write leaves outbox rows and rewritten search documents in its own transaction."""
 
-from pathlib import Path
-
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import delete, select
 
 from catalogue.models import RSE, DIDKey, DIDType, ReplicaSpec, ReplicaState
@@ -12,9 +8,8 @@ from catalogue.search import SearchFacet
 from catalogue.store import search_docs
 from catalogue.store import tables as t
 from catalogue.store.engine import create_sessions, migrate
+from tests.support.migrations import downgrade
 from tests.support.records import file_record, manifest, register
-
-MIGRATIONS = Path(__file__).resolve().parents[2] / "catalogue" / "migrations"
 
 
 def key(name: str) -> DIDKey:
@@ -213,7 +208,7 @@ async def test_documents_carry_facets_parents_and_tombstones(lake, engine):
 async def test_the_migration_backfills_documents_and_outbox_rows(lake, engine):
     await lake.delete(key("loose.fits"))
     before = await all_documents(engine)
-    await _downgrade(engine, "0002")
+    await downgrade(engine, "0002")
     try:
         await migrate(engine)
     finally:
@@ -230,14 +225,3 @@ async def test_the_migration_backfills_documents_and_outbox_rows(lake, engine):
 async def _id_of(engine, name):
     async with engine.connect() as connection:
         return await connection.scalar(select(t.did.c.id).where(t.did.c.name == name))
-
-
-async def _downgrade(engine, revision):
-    def run(connection):
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-
-    async with engine.begin() as connection:
-        await connection.run_sync(run)
